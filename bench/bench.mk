@@ -1,0 +1,14 @@
+# Benchmarks: helpers and guests (bench/run drives them).
+BENCH_BINS := build/bench/measure build/bench/pio_raw build/bench/pio-20000.bin build/bench/pio-40000.bin
+
+build/bench/%: bench/%.c
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) -o $@ $<
+
+build/bench/pio-%.bin: bench/guest/pio.S
+	@mkdir -p build/bench
+	$(CC) -c -DCOUNT=$* -o build/bench/pio-$*.o $<
+	ld -m elf_x86_64 -Ttext=0x7c00 --oformat=binary -o $@ build/bench/pio-$*.o
+
+bench: build/runvm $(BENCH_BINS) $(GUEST_BINS)
+	bench/run

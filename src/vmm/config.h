@@ -1,0 +1,39 @@
+/* What the command line asks for. */
+#ifndef RUNVM_CONFIG_H
+#define RUNVM_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_INITRD 8
+#define CONFIG_MAX_CPUS   64
+#define CONFIG_MIN_MEM    (2ULL << 20)
+#define CONFIG_MAX_MEM    (64ULL << 30)
+
+enum raw_mode { RAW_REAL, RAW_PROTECTED, RAW_LONG };
+
+struct config {
+	const char *accel;              /* "kvm", "soft" or "auto" */
+	int cpus;
+	uint64_t mem;                   /* bytes */
+	const char *kernel;
+	const char *initrd[CONFIG_MAX_INITRD];
+	int n_initrd;
+	const char *append;
+	const char *raw;                /* raw binary for test guests */
+	uint64_t raw_addr;
+	enum raw_mode raw_mode;
+	int stats;
+	int testdev;
+	int no_reboot;
+	int quiet;                      /* no start-up banner */
+};
+
+/*
+ * Parses argv into cfg. Returns 0 on success, 1 when the program should exit
+ * successfully (--help, --version), -1 on a bad option (message printed).
+ */
+int config_parse(struct config *cfg, int argc, char **argv);
+void config_usage(FILE *out);
+
+#endif
