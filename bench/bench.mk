@@ -1,5 +1,5 @@
 # Benchmarks: helpers and guests (bench/run drives them).
-BENCH_BINS := build/bench/measure build/bench/pio_raw build/bench/pio-20000.bin build/bench/pio-40000.bin
+BENCH_BINS := build/bench/measure build/bench/pio_raw build/bench/pio-20000.bin build/bench/pio-40000.bin build/bench/hello.elf
 
 build/bench/%: bench/%.c
 	@mkdir -p build/bench
@@ -12,3 +12,8 @@ build/bench/pio-%.bin: bench/guest/pio.S
 
 bench: build/runvm $(BENCH_BINS) $(GUEST_BINS)
 	bench/run
+
+build/bench/hello.elf: bench/guest/hello.S bench/guest/hello.ld
+	@mkdir -p build/bench
+	$(CC) -m32 -c -o build/bench/hello.o $<
+	ld -m elf_i386 -T bench/guest/hello.ld -o $@ build/bench/hello.o

@@ -125,7 +125,7 @@ static inline void pause(void) { asm volatile("pause" ::: "memory"); }
 static inline void invlpg(uintptr_t a) { asm volatile("invlpg (%0)" :: "r"(a) : "memory"); }
 #define barrier() asm volatile("" ::: "memory")
 
-/* ---- library functions (lib/*.c) ---- */
+/* ---- library functions (guest/lib) ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);

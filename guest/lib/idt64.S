@@ -2,19 +2,6 @@
 	.text
 	.code64
 
-/* Vectors for which the CPU pushes an error code. */
-.macro STUB vec
-	.pushsection .rodata
-	.quad 1f
-	.popsection
-1:
-	.if !(\vec == 8 || (\vec >= 10 && \vec <= 14) || \vec == 17 || \vec == 21 || \vec == 29 || \vec == 30)
-	pushq $0
-	.endif
-	pushq $\vec
-	jmp trap_common
-.endm
-
 	.pushsection .rodata
 	.balign 8
 	.globl isr_table
@@ -22,7 +9,16 @@ isr_table:
 	.popsection
 	.set vec, 0
 	.rept 256
-	STUB %vec
+	.pushsection .rodata
+	.quad 1f
+	.popsection
+1:
+	/* The CPU pushes an error code for these vectors only. */
+	.if !(vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21 || vec == 29 || vec == 30)
+	pushq $0
+	.endif
+	pushq $vec
+	jmp trap_common
 	.set vec, vec + 1
 	.endr
 

@@ -40,6 +40,15 @@ extern volatile uint32_t irq_count[256];
 
 typedef void (*trap_fn)(struct trap_frame *f);
 
+#ifndef __x86_64__
+/*
+ * 32-bit handlers return with POPF and a far return unless this is set:
+ * the host's KVM without VT-x/AMD-V cannot emulate IRET in protected mode,
+ * so only the guest that tests IRET itself uses it.
+ */
+extern volatile uint8_t trap_use_iret;
+#endif
+
 /* Loads the IDT (all gates DPL 0 interrupt gates on code selector cs). */
 void idt_init(uint16_t cs);
 /* Loads the already built IDT on another CPU. */
@@ -56,10 +65,11 @@ void exc_clear(void);
 int expect_exception(const char *what, unsigned vector, uint64_t error, uintptr_t ip);
 
 /*
- * PROBE(name, "instructions") defines `uintptr_t name(a, b, c)`, which runs
- * the instructions with the arguments in PROBE_A/B/C and returns PROBE_RET.
- * name_ip is the address of the first instruction (the expected faulting
- * address), name_end the address after the last (where a trap returns).
+ * PROBE(name, "setup", "instructions") defines `uintptr_t name(a, b, c)`,
+ * which runs setup and then the instructions with the arguments in
+ * PROBE_A/B/C, and returns PROBE_RET. name_ip is the address of the first
+ * of the instructions (where a fault is expected), name_end the address
+ * after the last (where a trap returns, and where an exception resumes).
  */
 #ifdef __x86_64__
 #define PROBE_ABI
@@ -79,14 +89,14 @@ int expect_exception(const char *what, unsigned vector, uint64_t error, uintptr_
 #define PROBE_DISARM "movl $0, exc_resume\n"
 #endif
 
-#define PROBE(name, insns) \
+#define PROBE(name, setup, insns) \
 	PROBE_ABI uintptr_t name(uintptr_t a, uintptr_t b, uintptr_t c); \
 	extern char name##_ip[], name##_end[]; \
 	asm(".pushsection .text\n" \
 	    ".globl " #name ", " #name "_ip, " #name "_end\n" \
-	    #name ":\n" PROBE_ARM(name) \
+	    #name ":\n" PROBE_ARM(name) setup "\n" \
 	    #name "_ip:\n" insns "\n" \
 	    #name "_end:\n" PROBE_DISARM "ret\n" \
-	    ".popsection\n")
+	    ".popsection\n");
 
 #endif

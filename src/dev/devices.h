@@ -17,8 +17,10 @@ struct vm;
 #define COM1_IRQ           4
 #define I8042_DATA_PORT    0x60
 #define I8042_CMD_PORT     0x64
+#define SYSTEM_PORT_B      0x61            /* refresh toggle, PIT channel 2 gate/output */
 #define CMOS_PORT          0x70            /* index 0x70, data 0x71 */
 #define CMOS_IRQ           8
+#define CMOS_CENTURY_REG   0x32            /* named by the FADT */
 #define POST_PORT          0x80
 #define DEBUG_EXIT_PORT    0xf4            /* QEMU isa-debug-exit, 4 bytes */
 #define FW_CFG_PORT        0x510           /* selector 0x510, data 0x511 */
@@ -29,13 +31,17 @@ struct vm;
 #define ACPI_PM1A_CNT_PORT 0x604           /* 2 bytes: SLP_TYP | SLP_EN */
 #define ACPI_PM_TMR_PORT   0x608           /* 4 bytes, 3.579545 MHz, 24 bits */
 #define ACPI_RESET_PORT    0x60c           /* 1 byte, write ACPI_RESET_VALUE */
+#define ACPI_PM1_EVT_LEN   4
+#define ACPI_PM1_CNT_LEN   2
+#define ACPI_PM_TMR_LEN    4
 #define ACPI_RESET_VALUE   0x0e
 #define ACPI_SCI_IRQ       9
 #define ACPI_SLP_TYP_S5    5               /* the _S5 package value */
 
 /* QEMU pc-testdev, present with --testdev. */
 #define TESTDEV_PORT       0xe0            /* 4 bytes: stored value */
-#define TESTDEV_FLUSH_PORT 0xe4
+#define TESTDEV_FLUSH_PORT 0xe4            /* 4 bytes: write a page address */
+#define TESTDEV_BYTE_PORT  0xe8            /* the 0xe0 register, byte-wise */
 #define TESTDEV_IRQ_PORT   0x2000          /* 24 lines, one byte each */
 #define TESTDEV_MMIO_BASE  0xff000000ULL
 #define TESTDEV_MMIO_SIZE  0x10000ULL

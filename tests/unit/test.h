@@ -1,5 +1,5 @@
 /*
- * A minimal unit-test harness. Each tests/unit/*.c is one program; each
+ * A minimal unit-test harness. Each file in tests/unit/ is one program; each
  * test is a function run by RUN(), which prints "PASS <file>/<test>" or
  * "FAIL <file>/<test>" (tests/run counts these lines).
  */

@@ -72,16 +72,20 @@ struct elf_seg {
 int elf_is(const struct blob *b, int elf_class);
 /* Checks the header (class, x86 machine, program header table in file). */
 int elf_open(struct elf_file *e, const struct blob *b, int want64);
+/* The same check without a message: 1 when usable. */
+int elf_probe(struct elf_file *e, const struct blob *b, int want64);
 /* The i-th program header; its file range is checked by elf_seg_check. */
 void elf_seg(const struct elf_file *e, unsigned i, struct elf_seg *s);
 int elf_seg_check(const struct elf_file *e, unsigned i, const struct elf_seg *s);
 /*
- * Loads every PT_LOAD at its physical address, zeroing p_memsz beyond
- * p_filesz. Each must be RAM below 4 GiB, avoid the reserved ranges and the
- * other segments. Returns 0 with [*lo, *hi) the span loaded, or -1.
+ * Checks every PT_LOAD for loading at its physical address: each must be RAM
+ * below 4 GiB and avoid the reserved ranges and the other segments. Returns
+ * 0 with [*lo, *hi) the span they cover, or -1.
  */
-int elf_load(struct vm *vm, const struct elf_file *e,
-	     const struct range *reserved, int nreserved, uint64_t *lo, uint64_t *hi);
+int elf_check(struct vm *vm, const struct elf_file *e,
+	      const struct range *reserved, int nreserved, uint64_t *lo, uint64_t *hi);
+/* Copies the checked PT_LOADs, zeroing p_memsz beyond p_filesz. */
+void elf_copy(struct vm *vm, const struct elf_file *e);
 /* The physical address of virtual address v in a PT_LOAD, or v itself. */
 uint64_t elf_virt_to_phys(const struct elf_file *e, uint64_t v);
 /* True when [addr, addr+1) lies in a PT_LOAD's physical memory range. */

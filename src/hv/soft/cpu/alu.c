@@ -1,0 +1,302 @@
+/*
+ * Integer arithmetic and logic: ADD/OR/ADC/SBB/AND/SUB/XOR/CMP, TEST,
+ * INC/DEC, NEG/NOT, the BCD adjustments, and the lazy flags they leave.
+ *
+ * Flags are lazy: an arithmetic instruction records its kind, size,
+ * operands and result, and the six arithmetic flags are computed only
+ * when something reads them (Jcc, PUSHF, ADC, ...). Most results are
+ * overwritten before anyone looks.
+ */
+#include "internal.h"
+#include "insns.h"
+
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
+
+uint64_t flags_arith(struct cpu *c)
+{
+	int size = 1 << (c->lf_op & 3);
+	uint64_t mask = size_mask(size), sign = 1ULL << (size * 8 - 1);
+	uint64_t res = c->lf_res & mask, a = c->lf_a & mask, b = c->lf_b & mask;
+	uint64_t f = szp_flags(res, size), cf = 0, of = 0, af = 0;
+
+	switch (c->lf_op & ~3u) {
+	case LF_ADD:
+		cf = ((a & b) | ((a | b) & ~res)) & sign;
+		of = (a ^ res) & (b ^ res) & sign;
+		af = (a ^ b ^ res) & 0x10;
+		break;
+	case LF_SUB:
+		cf = ((~a & b) | ((~a | b) & res)) & sign;
+		of = (a ^ b) & (a ^ res) & sign;
+		af = (a ^ b ^ res) & 0x10;
+		break;
+	case LF_INC:
+		cf = c->flags & F_CF;
+		of = res == sign;
+		af = (res & 0xf) == 0;
+		break;
+	case LF_DEC:
+		cf = c->flags & F_CF;
+		of = res == sign - 1;
+		af = (res & 0xf) == 0xf;
+		break;
+	default:        /* LF_LOGIC */
+		break;
+	}
+	return f | (cf ? F_CF : 0) | (of ? F_OF : 0) | (af ? F_AF : 0);
+}
+
+int cond_true(struct cpu *c, int cc)
+{
+	uint64_t f = c->lf_op ? flags_arith(c) : c->flags;
+	int r;
+	switch (cc >> 1) {
+	case 0: r = !!(f & F_OF); break;
+	case 1: r = !!(f & F_CF); break;
+	case 2: r = !!(f & F_ZF); break;
+	case 3: r = !!(f & (F_CF | F_ZF)); break;
+	case 4: r = !!(f & F_SF); break;
+	case 5: r = !!(f & F_PF); break;
+	case 6: r = !(f & F_SF) != !(f & F_OF); break;
+	default: r = (f & F_ZF) || (!(f & F_SF) != !(f & F_OF)); break;
+	}
+	return r ^ (cc & 1);
+}
+
+/* One ALU operation; sets lazy flags and returns the result. */
+static uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
+{
+	uint64_t m = size_mask(size), r;
+	a &= m;
+	b &= m;
+	switch (kind) {
+	case ALU_ADD:
+		r = (a + b) & m;
+		set_lazy(c, LF_ADD, size, r, a, b);
+		return r;
+	case ALU_ADC:
+		r = (a + b + (uint64_t)get_cf(c)) & m;
+		set_lazy(c, LF_ADD, size, r, a, b);
+		return r;
+	case ALU_SUB:
+	case ALU_CMP:
+		r = (a - b) & m;
+		set_lazy(c, LF_SUB, size, r, a, b);
+		return r;
+	case ALU_SBB:
+		r = (a - b - (uint64_t)get_cf(c)) & m;
+		set_lazy(c, LF_SUB, size, r, a, b);
+		return r;
+	case ALU_OR: r = a | b; break;
+	case ALU_AND: r = a & b; break;
+	default: r = a ^ b; break;
+	}
+	set_lazy(c, LF_LOGIC, size, r, 0, 0);
+	return r;
+}
+
+static uint64_t alu_rmw(struct cpu *c, int kind, int size, uint64_t dst, uint64_t src)
+{
+	return alu(c, kind, size, dst, src);
+}
+
+/* 00-3F: op r/m, reg (direction bit clear) */
+void op_alu_rm_r(struct cpu *c, const struct insn *in)
+{
+	int kind = (in->op >> 3) & 7, sz = in->opsize;
+	uint64_t src = reg_read(c, in->reg, sz);
+	if (in->mod == 3) {
+		uint64_t r = alu(c, kind, sz, reg_read(c, in->rm, sz), src);
+		if (kind != ALU_CMP)
+			reg_write(c, in->rm, sz, r);
+	} else if (kind == ALU_CMP) {
+		alu(c, kind, sz, rm_read(c, in, sz), src);
+	} else {
+		rm_rmw(c, in, sz, alu_rmw, kind, src, in->pfx & PFX_LOCK);
+	}
+}
+
+/* 00-3F: op reg, r/m */
+void op_alu_r_rm(struct cpu *c, const struct insn *in)
+{
+	int kind = (in->op >> 3) & 7, sz = in->opsize;
+	uint64_t r = alu(c, kind, sz, reg_read(c, in->reg, sz), rm_read(c, in, sz));
+	if (kind != ALU_CMP)
+		reg_write(c, in->reg, sz, r);
+}
+
+void op_alu_acc_imm(struct cpu *c, const struct insn *in)
+{
+	int kind = (in->op >> 3) & 7, sz = in->opsize;
+	uint64_t r = alu(c, kind, sz, reg_read(c, R_AX, sz), in->imm);
+	if (kind != ALU_CMP)
+		reg_write(c, R_AX, sz, r);
+}
+
+/* 80-83: group 1, the operation in ModRM.reg */
+void op_alu_rm_imm(struct cpu *c, const struct insn *in)
+{
+	int kind = in->reg & 7, sz = in->opsize;
+	if (in->mod == 3) {
+		uint64_t r = alu(c, kind, sz, reg_read(c, in->rm, sz), in->imm);
+		if (kind != ALU_CMP)
+			reg_write(c, in->rm, sz, r);
+	} else if (kind == ALU_CMP) {
+		alu(c, kind, sz, rm_read(c, in, sz), in->imm);
+	} else {
+		rm_rmw(c, in, sz, alu_rmw, kind, in->imm, in->pfx & PFX_LOCK);
+	}
+}
+
+static uint64_t incdec(struct cpu *c, int dec, int size, uint64_t dst, uint64_t src)
+{
+	(void)src;
+	/* INC/DEC keep CF: fix it in RFLAGS before the lazy state moves on. */
+	uint64_t cf = (uint64_t)get_cf(c);
+	c->flags = (c->flags & ~(uint64_t)F_CF) | cf;
+	uint64_t r = (dec ? dst - 1 : dst + 1) & size_mask(size);
+	set_lazy(c, dec ? LF_DEC : LF_INC, size, r, dst, 1);
+	return r;
+}
+
+void op_inc_r(struct cpu *c, const struct insn *in)
+{
+	reg_write(c, in->rm, in->opsize, incdec(c, 0, in->opsize, reg_read(c, in->rm, in->opsize), 0));
+}
+
+void op_dec_r(struct cpu *c, const struct insn *in)
+{
+	reg_write(c, in->rm, in->opsize, incdec(c, 1, in->opsize, reg_read(c, in->rm, in->opsize), 0));
+}
+
+void op_inc_rm(struct cpu *c, const struct insn *in)
+{
+	rm_rmw(c, in, in->opsize, incdec, 0, 0, in->pfx & PFX_LOCK);
+}
+
+void op_dec_rm(struct cpu *c, const struct insn *in)
+{
+	rm_rmw(c, in, in->opsize, incdec, 1, 0, in->pfx & PFX_LOCK);
+}
+
+void op_test_rm_r(struct cpu *c, const struct insn *in)
+{
+	alu(c, ALU_AND, in->opsize, rm_read(c, in, in->opsize), reg_read(c, in->reg, in->opsize));
+}
+
+void op_test_acc_imm(struct cpu *c, const struct insn *in)
+{
+	alu(c, ALU_AND, in->opsize, reg_read(c, R_AX, in->opsize), in->imm);
+}
+
+void op_test_rm_imm(struct cpu *c, const struct insn *in)
+{
+	alu(c, ALU_AND, in->opsize, rm_read(c, in, in->opsize), in->imm);
+}
+
+static uint64_t not_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
+{
+	(void)c; (void)arg; (void)src;
+	return ~dst & size_mask(size);
+}
+
+static uint64_t neg_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
+{
+	(void)arg; (void)src;
+	return alu(c, ALU_SUB, size, 0, dst);
+}
+
+void op_not(struct cpu *c, const struct insn *in)
+{
+	rm_rmw(c, in, in->opsize, not_rmw, 0, 0, in->pfx & PFX_LOCK);
+}
+
+void op_neg(struct cpu *c, const struct insn *in)
+{
+	rm_rmw(c, in, in->opsize, neg_rmw, 0, 0, in->pfx & PFX_LOCK);
+}
+
+/* ---- BCD adjustments (legacy modes only) ---- */
+
+void op_daa(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	flags_eager(c);
+	uint8_t al = (uint8_t)c->gpr[R_AX], old = al;
+	int cf = c->flags & F_CF, af = 0;
+	if ((al & 0xf) > 9 || (c->flags & F_AF)) {
+		al += 6;
+		af = 1;
+	}
+	if (old > 0x99 || cf) {
+		al += 0x60;
+		cf = 1;
+	} else {
+		cf = 0;
+	}
+	reg_write(c, R_AX, 1, al);
+	set_flags(c, szp_flags(al, 1) | (cf ? F_CF : 0) | (af ? F_AF : 0));
+}
+
+void op_das(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	flags_eager(c);
+	uint8_t al = (uint8_t)c->gpr[R_AX], old = al;
+	int cf = c->flags & F_CF, af = 0;
+	if ((al & 0xf) > 9 || (c->flags & F_AF)) {
+		al -= 6;
+		af = 1;
+	}
+	if (old > 0x99 || cf) {
+		al -= 0x60;
+		cf = 1;
+	} else {
+		cf = 0;
+	}
+	reg_write(c, R_AX, 1, al);
+	set_flags(c, szp_flags(al, 1) | (cf ? F_CF : 0) | (af ? F_AF : 0));
+}
+
+static void ascii_adjust(struct cpu *c, int sub)
+{
+	flags_eager(c);
+	uint16_t ax = (uint16_t)c->gpr[R_AX];
+	uint64_t f = c->flags & ~(uint64_t)F_ARITH;
+	if ((ax & 0xf) > 9 || (c->flags & F_AF)) {
+		ax = sub ? (uint16_t)(ax - 6) : (uint16_t)(ax + 0x106);
+		if (sub)
+			ax = (uint16_t)((ax & 0xff) | (((ax >> 8) - 1) << 8));
+		f |= F_AF | F_CF;
+	}
+	ax &= 0xff0f;
+	reg_write(c, R_AX, 2, ax);
+	set_flags(c, f | szp_flags(ax, 1));
+}
+
+void op_aaa(struct cpu *c, const struct insn *in) { (void)in; ascii_adjust(c, 0); }
+void op_aas(struct cpu *c, const struct insn *in) { (void)in; ascii_adjust(c, 1); }
+
+void op_aam(struct cpu *c, const struct insn *in)
+{
+	uint8_t base = (uint8_t)in->imm, al = (uint8_t)c->gpr[R_AX];
+	if (!base)
+		cpu_fault_noerr(c, EX_DE);
+	uint8_t q = al / base, r = al % base;
+	reg_write(c, R_AX, 2, (uint16_t)(q << 8 | r));
+	set_lazy(c, LF_LOGIC, 1, r, 0, 0);
+}
+
+void op_aad(struct cpu *c, const struct insn *in)
+{
+	uint16_t ax = (uint16_t)c->gpr[R_AX];
+	uint8_t al = (uint8_t)((ax & 0xff) + (ax >> 8) * (uint8_t)in->imm);
+	reg_write(c, R_AX, 2, al);
+	set_lazy(c, LF_LOGIC, 1, al, 0, 0);
+}
+
+void op_salc(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	reg_write(c, R_AX, 1, get_cf(c) ? 0xff : 0);
+}

@@ -1,0 +1,149 @@
+/*
+ * Control transfer: Jcc, JMP, CALL, RET (near and far), LOOP/JCXZ,
+ * INT n/INT3/INTO/INT1 and IRET. Far transfers and IRET are in seg.c.
+ */
+#include "internal.h"
+#include "insns.h"
+
+void op_jcc(struct cpu *c, const struct insn *in)
+{
+	if (cond_true(c, in->op & 15))
+		branch_to(c, c->next_rip + in->imm, in->opsize);
+}
+
+void op_jmp_rel(struct cpu *c, const struct insn *in)
+{
+	branch_to(c, c->next_rip + in->imm, in->opsize);
+}
+
+void op_call_rel(struct cpu *c, const struct insn *in)
+{
+	uint64_t ret = c->next_rip;
+	branch_to(c, ret + in->imm, in->opsize);
+	push(c, in->opsize, ret);
+}
+
+void op_ret(struct cpu *c, const struct insn *in)
+{
+	struct stk s;
+	stk_init(c, &s);
+	uint64_t target = stk_pop(c, &s, in->opsize);
+	branch_to(c, target, in->opsize);
+	if (in->op == 0xc2)
+		s.sp = (s.sp & ~s.mask) | ((s.sp + (uint16_t)in->imm) & s.mask);
+	stk_commit(c, &s);
+}
+
+void op_jmp_rm(struct cpu *c, const struct insn *in)
+{
+	branch_to(c, rm_read(c, in, in->opsize), in->opsize);
+}
+
+void op_call_rm(struct cpu *c, const struct insn *in)
+{
+	uint64_t target = rm_read(c, in, in->opsize), ret = c->next_rip;
+	branch_to(c, target, in->opsize);
+	push(c, in->opsize, ret);
+}
+
+/* EA: JMP ptr16:16/32 */
+void op_jmp_far(struct cpu *c, const struct insn *in)
+{
+	far_jump(c, in->imm2, in->imm, in->opsize);
+}
+
+void op_call_far(struct cpu *c, const struct insn *in)
+{
+	far_call(c, in->imm2, in->imm, in->opsize);
+}
+
+/* A far pointer in memory: offset of the operand size, then the selector. */
+static void read_far_ptr(struct cpu *c, const struct insn *in, uint16_t *sel, uint64_t *off)
+{
+	if (in->mod == 3)
+		UD(c);
+	uint64_t ea = insn_ea(c, in);
+	*off = mem_read(c, in->seg, ea, in->opsize);
+	*sel = (uint16_t)mem_read(c, in->seg, (ea + in->opsize) & size_mask(in->adsize), 2);
+}
+
+void op_jmp_far_m(struct cpu *c, const struct insn *in)
+{
+	uint16_t sel;
+	uint64_t off;
+	read_far_ptr(c, in, &sel, &off);
+	far_jump(c, sel, off, in->opsize);
+}
+
+void op_call_far_m(struct cpu *c, const struct insn *in)
+{
+	uint16_t sel;
+	uint64_t off;
+	read_far_ptr(c, in, &sel, &off);
+	far_call(c, sel, off, in->opsize);
+}
+
+void op_retf(struct cpu *c, const struct insn *in)
+{
+	far_return(c, in->opsize, in->op == 0xca ? (uint16_t)in->imm : 0);
+}
+
+/* E0 LOOPNE, E1 LOOPE, E2 LOOP: the count register is sized by the address size. */
+void op_loop(struct cpu *c, const struct insn *in)
+{
+	uint64_t cnt = (reg_read(c, R_CX, in->adsize) - 1) & size_mask(in->adsize);
+	reg_write(c, R_CX, in->adsize, cnt);
+	int take = cnt != 0;
+	if (in->op == 0xe0)
+		take = take && !cond_true(c, 4);
+	else if (in->op == 0xe1)
+		take = take && cond_true(c, 4);
+	if (take)
+		branch_to(c, c->next_rip + in->imm, in->opsize);
+}
+
+void op_jcxz(struct cpu *c, const struct insn *in)
+{
+	if (!reg_read(c, R_CX, in->adsize))
+		branch_to(c, c->next_rip + in->imm, in->opsize);
+}
+
+static void soft_interrupt(struct cpu *c, const struct insn *in, int type, int vector)
+{
+	struct cpu_event ev = { .type = (uint8_t)type, .vector = (uint8_t)vector,
+				.insn_len = in->len };
+	if (c->mode == MODE_VM86 && cpu_iopl(c) < 3 && type == EV_SWINT)
+		GP0(c);
+	cpu_deliver(c, &ev);
+	c->next_rip = c->rip;
+}
+
+void op_int(struct cpu *c, const struct insn *in)
+{
+	soft_interrupt(c, in, EV_SWINT, (uint8_t)in->imm);
+}
+
+void op_int3(struct cpu *c, const struct insn *in)
+{
+	soft_interrupt(c, in, EV_SWEXC, EX_BP);
+}
+
+void op_into(struct cpu *c, const struct insn *in)
+{
+	if (cond_true(c, 0))
+		soft_interrupt(c, in, EV_SWEXC, EX_OF);
+}
+
+void op_int1(struct cpu *c, const struct insn *in)
+{
+	struct cpu_event ev = { .type = EV_HWEXC, .vector = EX_DB };
+	c->rip = c->next_rip;   /* a trap: returns after the instruction */
+	(void)in;
+	cpu_deliver(c, &ev);
+	c->next_rip = c->rip;
+}
+
+void op_iret(struct cpu *c, const struct insn *in)
+{
+	do_iret(c, in->opsize);
+}

@@ -1,0 +1,357 @@
+/*
+ * Helpers shared by the instruction files of the CPU: register access by
+ * operand size, lazy flags, operand addressing, guest memory access
+ * through the software TLB, and raising faults.
+ */
+#ifndef RUNVM_SOFT_CPU_INTERNAL_H
+#define RUNVM_SOFT_CPU_INTERNAL_H
+
+#include <string.h>
+
+#include "cpu.h"
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NORETURN __attribute__((noreturn))
+
+/* ---- faults and exits (exception.c) ---- */
+
+/* Raises an exception in the guest: aborts the current instruction. */
+NORETURN void cpu_fault(struct cpu *c, int vector, uint32_t err);
+NORETURN void cpu_fault_noerr(struct cpu *c, int vector);
+/* Stops with a VM exit before the current instruction retires. */
+NORETURN void cpu_vmexit(struct cpu *c, int reason, uint64_t qual);
+/* Why the execution loop's setjmp returned. */
+enum { JMP_FAULT = 1, JMP_EXIT = 2 };
+/* Delivers the fault in c->fault, or triple-faults (an exit). */
+void cpu_handle_fault(struct cpu *c);
+/* Delivers an event through the IVT/IDT (interrupts, exceptions). */
+void cpu_deliver(struct cpu *c, const struct cpu_event *ev);
+#define UD(c) cpu_fault_noerr(c, EX_UD)
+#define GP0(c) cpu_fault(c, EX_GP, 0)
+
+/* ---- registers ---- */
+
+static inline uint64_t size_mask(int size)
+{
+	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t sign_extend(uint64_t v, int size)
+{
+	switch (size) {
+	case 1: return (uint64_t)(int64_t)(int8_t)v;
+	case 2: return (uint64_t)(int64_t)(int16_t)v;
+	case 4: return (uint64_t)(int64_t)(int32_t)v;
+	default: return v;
+	}
+}
+
+static inline uint64_t reg_read(struct cpu *c, int r, int size)
+{
+	switch (size) {
+	case 1: return r < 16 ? (uint8_t)c->gpr[r] : (uint8_t)(c->gpr[r - 16] >> 8);
+	case 2: return (uint16_t)c->gpr[r];
+	case 4: return (uint32_t)c->gpr[r];
+	default: return c->gpr[r];
+	}
+}
+
+/* Writes like the hardware: 32-bit writes zero the upper half. */
+static inline void reg_write(struct cpu *c, int r, int size, uint64_t v)
+{
+	switch (size) {
+	case 1:
+		if (r < 16)
+			c->gpr[r] = (c->gpr[r] & ~0xffULL) | (uint8_t)v;
+		else
+			c->gpr[r - 16] = (c->gpr[r - 16] & ~0xff00ULL) | ((uint64_t)(uint8_t)v << 8);
+		break;
+	case 2: c->gpr[r] = (c->gpr[r] & ~0xffffULL) | (uint16_t)v; break;
+	case 4: c->gpr[r] = (uint32_t)v; break;
+	default: c->gpr[r] = v; break;
+	}
+}
+
+/* ---- flags (alu.c) ---- */
+
+uint64_t flags_arith(struct cpu *c);     /* the six arithmetic flags, computed */
+int cond_true(struct cpu *c, int cc);    /* Jcc/SETcc/CMOVcc condition 0-15 */
+
+static inline int size_log2(int size)
+{
+	return size == 8 ? 3 : size == 4 ? 2 : size == 2 ? 1 : 0;
+}
+
+static inline void set_lazy(struct cpu *c, int kind, int size, uint64_t res, uint64_t a, uint64_t b)
+{
+	c->lf_op = kind | size_log2(size);
+	c->lf_res = res;
+	c->lf_a = a;
+	c->lf_b = b;
+}
+
+/* Makes RFLAGS hold the arithmetic flags, for instructions that change only some. */
+static inline void flags_eager(struct cpu *c)
+{
+	if (c->lf_op) {
+		c->flags = (c->flags & ~(uint64_t)F_ARITH) | flags_arith(c);
+		c->lf_op = 0;
+	}
+}
+
+static inline int get_cf(struct cpu *c)
+{
+	return c->lf_op ? (int)(flags_arith(c) & F_CF) : (int)(c->flags & F_CF);
+}
+
+/* Sets all six arithmetic flags eagerly. */
+static inline void set_flags(struct cpu *c, uint64_t arith)
+{
+	c->lf_op = 0;
+	c->flags = (c->flags & ~(uint64_t)F_ARITH) | (arith & F_ARITH);
+}
+
+static inline uint64_t parity_flag(uint64_t v)
+{
+	return __builtin_parity((unsigned)(v & 0xff)) ? 0 : F_PF;
+}
+
+/* ZF, SF and PF of a result of the given size. */
+static inline uint64_t szp_flags(uint64_t res, int size)
+{
+	res &= size_mask(size);
+	return (res ? 0 : F_ZF) | ((res >> (size * 8 - 1)) & 1 ? F_SF : 0) | parity_flag(res);
+}
+
+/* ---- memory (mmu.c) ---- */
+
+#define ACC_R 0
+#define ACC_W 1
+#define ACC_X 2
+#define ACC_SYS 4               /* implicit supervisor access (descriptor tables, TSS) */
+
+uint64_t lin_read_slow(struct cpu *c, uint64_t lin, int size, int acc);
+void lin_write_slow(struct cpu *c, uint64_t lin, int size, uint64_t v, int acc);
+/* Host pointer for a read-modify-write, or NULL (page crossing, MMIO). */
+uint8_t *lin_rmw_ptr(struct cpu *c, uint64_t lin, int size, int acc);
+/* Host address of the code byte at lin (NULL: not RAM) and its guest-physical address. */
+uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa);
+/* Translates for an access; returns the guest-physical address, may fault. */
+uint64_t mmu_translate(struct cpu *c, uint64_t lin, int acc);
+/* Segment limit and rights checks outside 64-bit mode; faults. */
+void seg_check(struct cpu *c, int seg, uint64_t off, int size, int acc);
+/* Canonical-address check for 64-bit mode. */
+static inline int is_canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static inline uint64_t host_load(const uint8_t *p, int size)
+{
+	switch (size) {
+	case 1: return *p;
+	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+	default: { uint64_t v; memcpy(&v, p, 8); return v; }
+	}
+}
+
+static inline void host_store(uint8_t *p, int size, uint64_t v)
+{
+	switch (size) {
+	case 1: *p = (uint8_t)v; break;
+	case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+	case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+static inline int tlb_user(struct cpu *c, int acc)
+{
+	return c->cpl == 3 && !(acc & ACC_SYS);
+}
+
+static inline uint64_t lin_read(struct cpu *c, uint64_t lin, int size, int acc)
+{
+	struct tlb_entry *e = &c->tlb[tlb_user(c, acc)][(lin >> 12) & (TLB_SIZE - 1)];
+	if (likely(e->tag_r == ((lin & ~0xfffULL) | 1) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
+		return host_load((uint8_t *)(uintptr_t)(lin + e->addend), size);
+	return lin_read_slow(c, lin, size, acc);
+}
+
+static inline void lin_write(struct cpu *c, uint64_t lin, int size, uint64_t v, int acc)
+{
+	struct tlb_entry *e = &c->tlb[tlb_user(c, acc)][(lin >> 12) & (TLB_SIZE - 1)];
+	if (likely(e->tag_w == ((lin & ~0xfffULL) | 1) && (lin & 0xfff) <= (uint64_t)(4096 - size))) {
+		host_store((uint8_t *)(uintptr_t)(lin + e->addend), size, v);
+		return;
+	}
+	lin_write_slow(c, lin, size, v, acc);
+}
+
+/* Segment offset to linear address, with the checks of the mode. */
+static inline uint64_t seg_lin(struct cpu *c, int seg, uint64_t off, int size, int acc)
+{
+	if (c->mode == MODE_LONG)
+		return c->sbase[seg] + off;
+	seg_check(c, seg, off, size, acc);
+	return (uint32_t)(c->sbase[seg] + off);
+}
+
+static inline uint64_t mem_read(struct cpu *c, int seg, uint64_t off, int size)
+{
+	return lin_read(c, seg_lin(c, seg, off, size, ACC_R), size, ACC_R);
+}
+
+static inline void mem_write(struct cpu *c, int seg, uint64_t off, int size, uint64_t v)
+{
+	lin_write(c, seg_lin(c, seg, off, size, ACC_W), size, v, ACC_W);
+}
+
+/* Effective address (segment offset) of a ModRM memory operand. */
+static inline uint64_t insn_ea(struct cpu *c, const struct insn *in)
+{
+	uint64_t a = (uint64_t)(int64_t)in->disp;
+	if (in->base != NOREG)
+		a += c->gpr[in->base];
+	if (in->index != NOREG)
+		a += c->gpr[in->index] << in->scale;
+	if (in->pfx & PFX_RIPREL)
+		a += c->next_rip;
+	return in->adsize == 8 ? a : a & size_mask(in->adsize);
+}
+
+/* The r/m operand: a register or memory. */
+static inline uint64_t rm_read(struct cpu *c, const struct insn *in, int size)
+{
+	if (in->mod == 3)
+		return reg_read(c, in->rm, size);
+	return mem_read(c, in->seg, insn_ea(c, in), size);
+}
+
+static inline void rm_write(struct cpu *c, const struct insn *in, int size, uint64_t v)
+{
+	if (in->mod == 3)
+		reg_write(c, in->rm, size, v);
+	else
+		mem_write(c, in->seg, insn_ea(c, in), size, v);
+}
+
+/*
+ * Read-modify-write of the r/m operand: dst = f(c, arg, dst, src); returns
+ * the old value.
+ * Memory operands with LOCK (or always, for XCHG) are updated atomically
+ * on the host copy of guest RAM.
+ */
+typedef uint64_t rmw_fn(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src);
+uint64_t mem_rmw(struct cpu *c, int seg, uint64_t off, int size, rmw_fn *f, int arg,
+		 uint64_t src, int atomic);
+static inline uint64_t rm_rmw(struct cpu *c, const struct insn *in, int size, rmw_fn *f,
+			      int arg, uint64_t src, int atomic)
+{
+	if (in->mod == 3) {
+		uint64_t old = reg_read(c, in->rm, size);
+		reg_write(c, in->rm, size, f(c, arg, size, old, src));
+		return old;
+	}
+	return mem_rmw(c, in->seg, insn_ea(c, in), size, f, arg, src, atomic);
+}
+
+/* ---- stack (data.c) ---- */
+
+/*
+ * A stack cursor: pushes and pops go through it and RSP changes only on
+ * commit, so an instruction that faults half-way leaves RSP as it was.
+ */
+struct stk {
+	uint64_t sp, base, mask;
+	int acc;
+};
+
+static inline void stk_init(struct cpu *c, struct stk *s)
+{
+	s->sp = c->gpr[R_SP];
+	s->base = c->sbase[S_SS];
+	s->mask = c->stack_mask;
+	s->acc = 0;
+}
+
+static inline void stk_push(struct cpu *c, struct stk *s, int size, uint64_t v)
+{
+	s->sp = (s->sp & ~s->mask) | ((s->sp - (uint64_t)size) & s->mask);
+	uint64_t lin = s->base + (s->sp & s->mask);
+	if (c->mode != MODE_LONG) {
+		lin = (uint32_t)lin;
+		if (c->mode != MODE_REAL && (s->sp & s->mask) + (uint64_t)size - 1 > c->seg[S_SS].limit &&
+		    !(SEG_TYPE(c->seg[S_SS].attr) & 4))
+			cpu_fault(c, EX_SS, 0);
+	}
+	lin_write(c, lin, size, v, ACC_W | s->acc);
+}
+
+static inline uint64_t stk_pop(struct cpu *c, struct stk *s, int size)
+{
+	uint64_t lin = s->base + (s->sp & s->mask);
+	if (c->mode != MODE_LONG)
+		lin = (uint32_t)lin;
+	uint64_t v = lin_read(c, lin, size, ACC_R | s->acc);
+	s->sp = (s->sp & ~s->mask) | ((s->sp + (uint64_t)size) & s->mask);
+	return v;
+}
+
+static inline void stk_commit(struct cpu *c, struct stk *s)
+{
+	c->gpr[R_SP] = s->sp;
+}
+
+void push(struct cpu *c, int size, uint64_t v);
+uint64_t pop(struct cpu *c, int size);
+
+/* ---- segments (seg.c) ---- */
+/* Loads a data/stack segment register as MOV/POP/LDS would; faults. */
+void load_seg(struct cpu *c, int sreg, uint16_t sel);
+/* Sets a segment register from a real-mode style selector (base = sel << 4). */
+void load_seg_real(struct cpu *c, int sreg, uint16_t sel);
+/* Reads the 8-byte descriptor for sel (GDT or LDT); returns 0 or faults with err. */
+uint64_t read_descriptor(struct cpu *c, uint16_t sel, int vector);
+void write_descriptor_accessed(struct cpu *c, uint16_t sel, uint64_t desc);
+/* Fills a struct seg from a descriptor. */
+void seg_from_desc(struct seg *s, uint16_t sel, uint64_t desc);
+/* Far transfers (control.c / seg.c). */
+void far_jump(struct cpu *c, uint16_t sel, uint64_t off, int opsize);
+void far_call(struct cpu *c, uint16_t sel, uint64_t off, int opsize);
+void far_return(struct cpu *c, int opsize, uint16_t extra_pop);
+void do_iret(struct cpu *c, int opsize);
+/* The RFLAGS bits POPF/IRET may change at the current privilege. */
+uint64_t popf_mask(struct cpu *c, int size);
+void set_cs_for_mode(struct cpu *c);
+
+/* ---- system (system.c) ---- */
+void set_cr0(struct cpu *c, uint64_t v);
+void set_cr4(struct cpu *c, uint64_t v);
+void set_cr3(struct cpu *c, uint64_t v);
+
+/* ---- I/O (exec.c): port and MMIO accesses through the replay log ---- */
+void io_access(struct cpu *c, int is_mmio, int is_write, uint64_t addr, int size,
+	       uint32_t count, void *data);
+void io_commit(struct cpu *c);
+
+/* Far-pointer and branch targets, masked to the operand size of the mode. */
+static inline void branch_to(struct cpu *c, uint64_t target, int opsize)
+{
+	if (opsize != 8)
+		target &= size_mask(opsize);
+	if (c->mode != MODE_LONG && target > c->seg[S_CS].limit)
+		GP0(c);
+	if (c->mode == MODE_LONG && !is_canonical(target))
+		GP0(c);
+	c->next_rip = target;
+}
+
+static inline uint64_t cpu_iopl(struct cpu *c)
+{
+	return (c->flags >> 12) & 3;
+}
+
+#endif
