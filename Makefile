@@ -39,15 +39,28 @@ build/san/%.o: %.c
 
 SAN_LIB_OBJS := $(LIB_SRCS:%.c=build/san/%.o)
 
+# libsoftkvm.so: the soft hypervisor serving /dev/kvm to any program (LD_PRELOAD).
+PIC_OBJS := $(SOFT_SRCS:%.c=build/pic/%.o) build/pic/src/hv/preload.o
+build/libsoftkvm.so: $(PIC_OBJS)
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS) -ldl
+
+build/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SOFT_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+PRELOAD_LIB := $(if $(SOFT_SRCS),build/libsoftkvm.so)
+
 -include tests/tests.mk
 -include guest/guest.mk
 -include bench/bench.mk
 
-check: build/runvm build/runvm-san $(TEST_BINS) $(GUEST_BINS)
+guests: $(GUEST_BINS)
+
+check: build/runvm build/runvm-san $(TEST_BINS) $(TEST_TOOLS) $(GUEST_BINS) $(PRELOAD_LIB)
 	tests/run
 
 clean:
 	rm -rf build
 
-.PHONY: all check clean bench
--include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)
+.PHONY: all check clean bench guests
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(PIC_OBJS:.o=.d)

@@ -9,7 +9,7 @@
 
 #define TESTDEV 0xe0
 
-	.text
+	.section .text.start, "ax"
 	.code16
 	.globl _start
 _start:
@@ -33,6 +33,7 @@ _start:
 	call test_protected_round_trip
 	jmp finish16
 
+	.text
 /* ---------------- port I/O ---------------- */
 
 test_pio:

@@ -1,5 +1,6 @@
 /* Interrupt controller and timer helpers shared by the interrupt guests. */
 #include "apic.h"
+#include "trap.h"
 
 void lapic_enable(void)
 {
@@ -120,5 +121,23 @@ int wait_irq(volatile uint32_t *counter, uint32_t want, unsigned max_halts)
 		sti_hlt();
 		cli();
 	}
+	return *counter >= want;
+}
+
+int wait_irq_watchdog(volatile uint32_t *counter, uint32_t want)
+{
+	uint32_t fired = irq_count[WATCHDOG_VECTOR];
+
+	lapic_write(LAPIC_TIMER_DCR, 0xb);              /* divide by 1 */
+	lapic_write(LAPIC_LVT_TIMER, WATCHDOG_VECTOR);
+	lapic_write(LAPIC_TIMER_ICR, 200000000);
+	while (*counter < want && irq_count[WATCHDOG_VECTOR] == fired) {
+		sti_hlt();
+		cli();
+	}
+	lapic_write(LAPIC_TIMER_ICR, 0);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+	if (irq_count[WATCHDOG_VECTOR] != fired)
+		lapic_eoi();
 	return *counter >= want;
 }

@@ -84,9 +84,21 @@ static inline void testdev_irq(unsigned irq, int level) { outb((uint16_t)(TESTDE
 
 /*
  * Waits with STI;HLT until *counter reaches want or max_halts wake-ups
- * happened; returns with interrupts off. Each wake-up needs an interrupt,
- * so a timer must be running if the awaited one may never come.
+ * happened; call and return with interrupts off. Each wake-up needs an
+ * interrupt, so a timer must be running if the awaited one may never come.
  */
 int wait_irq(volatile uint32_t *counter, uint32_t want, unsigned max_halts);
+
+/*
+ * The same with a watchdog: the local APIC timer (one-shot, WATCHDOG_VECTOR,
+ * about 0.2 s at KVM's 1 GHz APIC timer) ends the wait if the interrupt
+ * never comes. Needs lapic_enable() and the vector's default handler.
+ * Not for tests of the APIC timer itself.
+ */
+#define WATCHDOG_VECTOR 0xfe
+int wait_irq_watchdog(volatile uint32_t *counter, uint32_t want);
+
+/* Lets pending interrupts in for one instruction (STI; NOP; CLI). */
+static inline void irq_window(void) { asm volatile("sti; nop; cli" ::: "memory"); }
 
 #endif

@@ -322,7 +322,7 @@ static void escape_help(struct serial *s);
 
 static void escape_exit(struct serial *s)
 {
-	static const char msg[] = "\r\nrunvm: terminated\r\n";
+	static const char msg[] = "\nrunvm: terminated\n";
 	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
 		/* Nothing to do: the VM stops anyway. */
 	}
@@ -341,11 +341,11 @@ static const struct escape_cmd {
 static void escape_help(struct serial *s)
 {
 	char buf[256];
-	int n = snprintf(buf, sizeof(buf), "\r\n");
+	int n = snprintf(buf, sizeof(buf), "\n");
 	for (size_t i = 0; i < sizeof(escape_cmds) / sizeof(escape_cmds[0]); i++)
-		n += snprintf(buf + n, sizeof(buf) - n, "C-a %c    %s\r\n",
+		n += snprintf(buf + n, sizeof(buf) - n, "C-a %c    %s\n",
 			      escape_cmds[i].key, escape_cmds[i].help);
-	n += snprintf(buf + n, sizeof(buf) - n, "C-a C-a  send C-a\r\n");
+	n += snprintf(buf + n, sizeof(buf) - n, "C-a C-a  send C-a\n");
 	if (write(s->out_fd, buf, (size_t)n) < 0) {
 		/* Help is best effort. */
 	}

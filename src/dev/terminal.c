@@ -72,7 +72,7 @@ int terminal_enter_raw(int fd)
 	t.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
 	t.c_cflag &= ~(CSIZE | PARENB);
 	t.c_cflag |= CS8;
-	t.c_oflag |= OPOST;
+	t.c_oflag |= OPOST | ONLCR;
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
 	install_guards();

@@ -19,8 +19,11 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
 			(unsigned long long)(size >> 20));
 		return -1;
 	}
-	/* Guest RAM is large and touched sparsely; huge pages cut TLB misses. */
-	madvise(p, size, MADV_HUGEPAGE);
+	/*
+	 * No MADV_HUGEPAGE: a small guest would pay 2 MiB of host memory for
+	 * each page it touches (measured: 3.7 against 1.7 MiB max RSS for a
+	 * trivial guest).
+	 */
 	m->host = p;
 	m->size = size;
 	m->low_size = size < MEM_HOLE_START ? size : MEM_HOLE_START;

@@ -235,11 +235,12 @@ struct pmem {
 	int n;
 	struct pmem_slot s[PMEM_MAX_SLOTS];
 	/*
-	 * High 32 bits: bumped when a page first holds decoded code (every
-	 * vCPU then drops its write fast paths); low 32 bits: bumped by a
-	 * vCPU after it did so (every vCPU then re-verifies its blocks once).
+	 * code_epoch moves when a page first holds decoded code: every vCPU
+	 * then drops its TLB (and so its write fast paths to that page) and
+	 * moves verify_epoch, after which every vCPU re-verifies its blocks
+	 * once: a write that slipped through a stale fast path is caught.
 	 */
-	uint64_t epoch;
+	uint32_t code_epoch, verify_epoch;
 };
 
 /* Software TLB: one set for supervisor and one for user accesses. */
@@ -314,6 +315,7 @@ struct cpu {
 	struct cpu_event inject;        /* delivered on the next entry */
 	int intr_window_exiting;        /* exit when interrupts become enabled */
 	int single_step;                /* exit with #DB after each instruction */
+	int step_one;                   /* exit (MONITOR_TRAP) after one instruction */
 	volatile int *kick;             /* non-zero: exit with EXTERNAL_INTERRUPT */
 	uint64_t budget;                /* instructions before a PREEMPTION_TIMER exit */
 	uint64_t icount;                /* instructions retired */
@@ -324,7 +326,7 @@ struct cpu {
 
 	/* Translation and decode caches. */
 	struct tlb_entry tlb[2][TLB_SIZE];
-	uint64_t seen_epoch;
+	uint32_t seen_code_epoch, seen_verify_epoch;
 	uint32_t stamp;                 /* blocks verify their bytes when it moves */
 	struct block_cache *bc;
 };
@@ -343,6 +345,16 @@ uint64_t cpu_rdtsc(struct cpu *c);
 
 /* exec.c: run until an exit; returns the exit reason. */
 int cpu_run(struct cpu *c);
+/* Completes the port/MMIO read the last exit asked the VMM for. */
+void cpu_io_complete(struct cpu *c, const void *data, size_t len);
+/* Forgets a half-done instruction's port/MMIO log (the VMM moved RIP). */
+void cpu_io_abandon(struct cpu *c);
+/* The access the last I/O or EPT-violation exit is about. */
+struct cpu_io_entry *cpu_io_pending(struct cpu *c);
+/* Delivers an event now (VM-entry injection); returns 0, or an exit reason. */
+int cpu_inject(struct cpu *c, const struct cpu_event *ev);
+/* WRMSR of EFER: 0, or -1 when the write must #GP. */
+int cpu_set_efer(struct cpu *c, uint64_t v);
 /* Drops decoded code and translations (CR3 reload, mode change, reset). */
 void cpu_flush_tlb(struct cpu *c);
 void cpu_flush_code(struct cpu *c);

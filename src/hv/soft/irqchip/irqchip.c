@@ -90,10 +90,10 @@ void ic_unlock(struct irqchip *ic)
 	for (; gained; gained &= gained - 1) {
 		int cpu = __builtin_ctzll(gained);
 		struct lapic *l = ic->lapic[cpu];
-		if (atomic_load(&l->waiting))
-			futex_wake_all(&l->events);
 		if (ic->p.wake)
 			ic->p.wake(ic->p.opaque, cpu);
+		if (atomic_load(&l->waiting))
+			futex_wake_all(&l->events);
 	}
 }
 

@@ -408,7 +408,8 @@ static void timer_start(struct lapic *l, uint32_t count, uint32_t remaining,
 	l->timer_period = (int64_t)count * div;
 	if (timer_mode(l) == TIMER_PERIODIC && l->timer_period < TIMER_MIN_PERIOD_NS)
 		l->timer_period = TIMER_MIN_PERIOD_NS;
-	int64_t left = (int64_t)remaining * div;
+	/* A fresh count runs a full (possibly slowed-down) period. */
+	int64_t left = remaining == count ? l->timer_period : (int64_t)remaining * div;
 	if (left > l->timer_period)
 		left = l->timer_period;
 	l->timer_start = now - (l->timer_period - left);
@@ -764,9 +765,8 @@ static int write_apic_base(struct lapic *l, uint64_t v, bool host)
 		return IRQCHIP_MSR_GP;
 
 	if (old != MODE_DISABLED && new == MODE_DISABLED) {
-		lapic_reset(l, true);   /* like power-up, keeping the ID */
 		l->base_msr = v & ~reserved;
-		ic_mark_dirty(l->ic, l->id);
+		lapic_reset(l, true);   /* like power-up, keeping the ID */
 		return IRQCHIP_MSR_OK;
 	}
 	l->base_msr = v & ~reserved;

@@ -1,0 +1,490 @@
+/*
+ * Data movement and the stack: MOV in its forms, MOVZX/MOVSX/MOVSXD,
+ * LEA, XCHG, CMPXCHG(8B/16B), XADD, PUSH/POP (and of segment registers,
+ * all registers, flags), ENTER/LEAVE, the sign extensions, SETcc/CMOVcc,
+ * the flag instructions, XLAT, far-pointer loads and MOVBE.
+ */
+#include "internal.h"
+#include "insns.h"
+
+void push(struct cpu *c, int size, uint64_t v)
+{
+	struct stk s;
+	stk_init(c, &s);
+	stk_push(c, &s, size, v);
+	stk_commit(c, &s);
+}
+
+uint64_t pop(struct cpu *c, int size)
+{
+	struct stk s;
+	stk_init(c, &s);
+	uint64_t v = stk_pop(c, &s, size);
+	stk_commit(c, &s);
+	return v;
+}
+
+/* The byte-register id of the r/m register for instructions whose source alone is a byte. */
+static int rm_byte_reg(const struct insn *in)
+{
+	if (!(in->pfx & PFX_REX) && in->rm >= 4 && in->rm < 8)
+		return 16 + in->rm - 4;
+	return in->rm;
+}
+
+static uint64_t rm_read_src(struct cpu *c, const struct insn *in, int size)
+{
+	if (in->mod == 3)
+		return reg_read(c, size == 1 ? rm_byte_reg(in) : in->rm, size);
+	return mem_read(c, in->seg, insn_ea(c, in), size);
+}
+
+void op_mov_rm_r(struct cpu *c, const struct insn *in)
+{
+	rm_write(c, in, in->opsize, reg_read(c, in->reg, in->opsize));
+}
+
+void op_mov_r_rm(struct cpu *c, const struct insn *in)
+{
+	reg_write(c, in->reg, in->opsize, rm_read(c, in, in->opsize));
+}
+
+void op_mov_rm_sreg(struct cpu *c, const struct insn *in)
+{
+	int sreg = in->reg & 7;
+	if (sreg > S_GS)
+		UD(c);
+	uint16_t sel = c->seg[sreg].sel;
+	if (in->mod == 3)
+		reg_write(c, in->rm, in->opsize == 2 ? 2 : in->opsize, sel);
+	else
+		mem_write(c, in->seg, insn_ea(c, in), 2, sel);
+}
+
+void op_mov_sreg_rm(struct cpu *c, const struct insn *in)
+{
+	int sreg = in->reg & 7;
+	if (sreg > S_GS || sreg == S_CS)
+		UD(c);
+	load_seg(c, sreg, (uint16_t)rm_read(c, in, 2));
+	if (sreg == S_SS)
+		c->intr_shadow = 1;
+}
+
+void op_mov_r_imm(struct cpu *c, const struct insn *in)
+{
+	reg_write(c, in->rm, in->opsize, in->imm);
+}
+
+void op_mov_rm_imm(struct cpu *c, const struct insn *in)
+{
+	rm_write(c, in, in->opsize, in->imm);
+}
+
+/* A0-A3: MOV between the accumulator and a memory offset */
+void op_mov_moffs(struct cpu *c, const struct insn *in)
+{
+	uint64_t off = in->imm;
+	if (in->op & 2)
+		mem_write(c, in->seg, off, in->opsize, reg_read(c, R_AX, in->opsize));
+	else
+		reg_write(c, R_AX, in->opsize, mem_read(c, in->seg, off, in->opsize));
+}
+
+void op_movzx(struct cpu *c, const struct insn *in)
+{
+	int ssize = in->op == 0xb6 ? 1 : 2;
+	reg_write(c, in->reg, in->opsize, rm_read_src(c, in, ssize));
+}
+
+void op_movsx(struct cpu *c, const struct insn *in)
+{
+	int ssize = in->op == 0xbe ? 1 : 2;
+	reg_write(c, in->reg, in->opsize, sign_extend(rm_read_src(c, in, ssize), ssize));
+}
+
+/* 63: MOVSXD in 64-bit mode; ARPL elsewhere, which is not implemented (#UD). */
+void op_movsxd(struct cpu *c, const struct insn *in)
+{
+	if (c->mode != MODE_LONG)
+		UD(c);
+	uint64_t v = rm_read_src(c, in, 4);
+	reg_write(c, in->reg, in->opsize, in->opsize == 8 ? sign_extend(v, 4) : v);
+}
+
+void op_lea(struct cpu *c, const struct insn *in)
+{
+	if (in->mod == 3)
+		UD(c);
+	reg_write(c, in->reg, in->opsize, insn_ea(c, in));
+}
+
+/* 90+r: XCHG with the accumulator; 90 itself is NOP (PAUSE with F3). */
+void op_xchg_r(struct cpu *c, const struct insn *in)
+{
+	if (in->rm == R_AX)
+		return;
+	uint64_t a = reg_read(c, R_AX, in->opsize), b = reg_read(c, in->rm, in->opsize);
+	reg_write(c, R_AX, in->opsize, b);
+	reg_write(c, in->rm, in->opsize, a);
+}
+
+static uint64_t xchg_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
+{
+	(void)c; (void)arg; (void)size; (void)dst;
+	return src;
+}
+
+/* XCHG with memory is always locked. */
+void op_xchg_rm(struct cpu *c, const struct insn *in)
+{
+	uint64_t old = rm_rmw(c, in, in->opsize, xchg_rmw, 0, reg_read(c, in->reg, in->opsize), 1);
+	reg_write(c, in->reg, in->opsize, old);
+}
+
+static uint64_t cmpxchg_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
+{
+	(void)arg;
+	uint64_t acc = reg_read(c, R_AX, size), m = size_mask(size);
+	set_lazy(c, LF_SUB, size, (acc - dst) & m, acc, dst);
+	return dst == acc ? src : dst;
+}
+
+void op_cmpxchg(struct cpu *c, const struct insn *in)
+{
+	int size = in->opsize;
+	uint64_t acc = reg_read(c, R_AX, size);
+	uint64_t old = rm_rmw(c, in, size, cmpxchg_rmw, 0, reg_read(c, in->reg, size),
+			      in->pfx & PFX_LOCK);
+	if (old != acc)
+		reg_write(c, R_AX, size, old);
+}
+
+static int cas128(uint8_t *p, uint64_t *lo, uint64_t *hi, uint64_t nlo, uint64_t nhi)
+{
+	uint8_t ok;
+	__asm__ volatile("lock cmpxchg16b %1\n\tsetz %0"
+			 : "=q"(ok), "+m"(*(volatile unsigned __int128 *)p), "+a"(*lo), "+d"(*hi)
+			 : "b"(nlo), "c"(nhi)
+			 : "memory", "cc");
+	return ok;
+}
+
+/* 0F C7: CMPXCHG8B/16B (/1); RDRAND, RDSEED are not offered (#UD). */
+void op_grp9(struct cpu *c, const struct insn *in)
+{
+	if ((in->reg & 7) != 1 || in->mod == 3)
+		UD(c);
+	int wide = in->opsize == 8;
+	int half = wide ? 8 : 4;
+	uint64_t ea = insn_ea(c, in);
+	uint64_t lin = seg_lin(c, in->seg, ea, half * 2, ACC_W);
+	if (wide && (lin & 15))
+		GP0(c);
+	uint64_t elo = reg_read(c, R_AX, half), ehi = reg_read(c, R_DX, half);
+	uint64_t nlo = reg_read(c, R_BX, half), nhi = reg_read(c, R_CX, half);
+	uint8_t *p = lin_rmw_ptr(c, lin, half * 2, ACC_W);
+	uint64_t olo, ohi;
+	int eq;
+	if (p && wide) {
+		olo = elo;
+		ohi = ehi;
+		eq = cas128(p, &olo, &ohi, nlo, nhi);
+	} else if (p && !(lin & 7)) {
+		uint64_t exp = elo | ehi << 32, cur = exp;
+		eq = __atomic_compare_exchange_n((uint64_t *)p, &cur, nlo | nhi << 32, 0,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		olo = (uint32_t)cur;
+		ohi = cur >> 32;
+	} else {
+		/* Unaligned or not plain RAM: not atomic against other vCPUs. */
+		mmu_translate(c, lin, ACC_W);
+		olo = lin_read(c, lin, half, ACC_R);
+		ohi = lin_read(c, lin + half, half, ACC_R);
+		eq = olo == elo && ohi == ehi;
+		lin_write(c, lin, half, eq ? nlo : olo, ACC_W);
+		lin_write(c, lin + half, half, eq ? nhi : ohi, ACC_W);
+	}
+	flags_eager(c);
+	c->flags = (c->flags & ~(uint64_t)F_ZF) | (eq ? F_ZF : 0);
+	if (!eq) {
+		reg_write(c, R_AX, half, olo);
+		reg_write(c, R_DX, half, ohi);
+	}
+}
+
+static uint64_t xadd_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
+{
+	(void)arg;
+	uint64_t m = size_mask(size), r = (dst + src) & m;
+	set_lazy(c, LF_ADD, size, r, dst & m, src & m);
+	return r;
+}
+
+void op_xadd(struct cpu *c, const struct insn *in)
+{
+	uint64_t src = reg_read(c, in->reg, in->opsize);
+	uint64_t old = rm_rmw(c, in, in->opsize, xadd_rmw, 0, src, in->pfx & PFX_LOCK);
+	reg_write(c, in->reg, in->opsize, old);
+	if (in->mod == 3 && in->rm != in->reg)
+		reg_write(c, in->rm, in->opsize, (old + src) & size_mask(in->opsize));
+}
+
+void op_push_r(struct cpu *c, const struct insn *in)
+{
+	push(c, in->opsize, reg_read(c, in->rm, in->opsize));
+}
+
+void op_pop_r(struct cpu *c, const struct insn *in)
+{
+	uint64_t v = pop(c, in->opsize);
+	reg_write(c, in->rm, in->opsize, v);
+}
+
+void op_push_imm(struct cpu *c, const struct insn *in)
+{
+	push(c, in->opsize, in->imm & size_mask(in->opsize));
+}
+
+/* 8F /0: the address uses RSP after the pop. */
+void op_pop_rm(struct cpu *c, const struct insn *in)
+{
+	uint64_t old_sp = c->gpr[R_SP];
+	uint64_t v = pop(c, in->opsize);
+	if (in->mod == 3) {
+		reg_write(c, in->rm, in->opsize, v);
+		return;
+	}
+	uint64_t ea = insn_ea(c, in);
+	uint64_t new_sp = c->gpr[R_SP];
+	c->gpr[R_SP] = old_sp;  /* if the store faults, RSP is as before */
+	mem_write(c, in->seg, ea, in->opsize, v);
+	c->gpr[R_SP] = new_sp;
+}
+
+void op_push_rm(struct cpu *c, const struct insn *in)
+{
+	push(c, in->opsize, rm_read(c, in, in->opsize));
+}
+
+static int sreg_of(const struct insn *in, int two_byte)
+{
+	if (two_byte)
+		return in->op == 0xa0 || in->op == 0xa1 ? S_FS : S_GS;
+	return (in->op >> 3) & 3;
+}
+
+static int is_two_byte_sreg(const struct insn *in)
+{
+	return in->op >= 0xa0 && in->op <= 0xa9;
+}
+
+void op_push_sreg(struct cpu *c, const struct insn *in)
+{
+	push(c, in->opsize, c->seg[sreg_of(in, is_two_byte_sreg(in))].sel);
+}
+
+void op_pop_sreg(struct cpu *c, const struct insn *in)
+{
+	int sreg = sreg_of(in, is_two_byte_sreg(in));
+	struct stk s;
+	stk_init(c, &s);
+	uint16_t sel = (uint16_t)stk_pop(c, &s, in->opsize);
+	load_seg(c, sreg, sel);
+	stk_commit(c, &s);
+	if (sreg == S_SS)
+		c->intr_shadow = 1;
+}
+
+void op_pusha(struct cpu *c, const struct insn *in)
+{
+	struct stk s;
+	uint64_t sp = c->gpr[R_SP];
+	stk_init(c, &s);
+	for (int r = R_AX; r <= R_DI; r++)
+		stk_push(c, &s, in->opsize, r == R_SP ? sp : c->gpr[r]);
+	stk_commit(c, &s);
+}
+
+void op_popa(struct cpu *c, const struct insn *in)
+{
+	struct stk s;
+	uint64_t v[8];
+	stk_init(c, &s);
+	for (int r = R_DI; r >= R_AX; r--)
+		v[r] = stk_pop(c, &s, in->opsize);
+	for (int r = R_AX; r <= R_DI; r++)
+		if (r != R_SP)
+			reg_write(c, r, in->opsize, v[r]);
+	stk_commit(c, &s);
+}
+
+void op_pushf(struct cpu *c, const struct insn *in)
+{
+	if (c->mode == MODE_VM86 && cpu_iopl(c) < 3)
+		GP0(c);
+	push(c, in->opsize, cpu_get_rflags(c) & ~(uint64_t)(F_VM | F_RF));
+}
+
+void op_popf(struct cpu *c, const struct insn *in)
+{
+	if (c->mode == MODE_VM86 && cpu_iopl(c) < 3)
+		GP0(c);
+	uint64_t v = pop(c, in->opsize);
+	uint64_t m = popf_mask(c, in->opsize) & ~(uint64_t)F_RF;
+	cpu_set_rflags(c, (cpu_get_rflags(c) & ~m) | (v & m));
+}
+
+void op_enter(struct cpu *c, const struct insn *in)
+{
+	int size = in->opsize, level = in->imm2 & 31;
+	struct stk s;
+	stk_init(c, &s);
+	stk_push(c, &s, size, reg_read(c, R_BP, size));
+	uint64_t frame = s.sp;
+	if (level > 0) {
+		uint64_t bp = c->gpr[R_BP];
+		for (int i = 1; i < level; i++) {
+			bp = (bp & ~s.mask) | ((bp - (uint64_t)size) & s.mask);
+			uint64_t lin = c->sbase[S_SS] + (bp & s.mask);
+			stk_push(c, &s, size, lin_read(c, c->mode == MODE_LONG ? lin : (uint32_t)lin, size, ACC_R));
+		}
+		stk_push(c, &s, size, frame);
+	}
+	s.sp = (s.sp & ~s.mask) | ((s.sp - (uint16_t)in->imm) & s.mask);
+	/* The hardware checks that the new stack bottom is writable. */
+	uint64_t bottom = c->sbase[S_SS] + (s.sp & s.mask);
+	if (c->cr0 & CR0_PG)
+		mmu_translate(c, c->mode == MODE_LONG ? bottom : (uint32_t)bottom, ACC_W);
+	stk_commit(c, &s);
+	reg_write(c, R_BP, size, frame & s.mask);
+}
+
+void op_leave(struct cpu *c, const struct insn *in)
+{
+	struct stk s;
+	stk_init(c, &s);
+	s.sp = (s.sp & ~s.mask) | (c->gpr[R_BP] & s.mask);
+	uint64_t v = stk_pop(c, &s, in->opsize);
+	stk_commit(c, &s);
+	reg_write(c, R_BP, in->opsize, v);
+}
+
+void op_cbw(struct cpu *c, const struct insn *in)
+{
+	int half = in->opsize / 2;
+	reg_write(c, R_AX, in->opsize, sign_extend(reg_read(c, R_AX, half), half));
+}
+
+void op_cwd(struct cpu *c, const struct insn *in)
+{
+	uint64_t a = reg_read(c, R_AX, in->opsize);
+	int neg = (a >> (in->opsize * 8 - 1)) & 1;
+	reg_write(c, R_DX, in->opsize, neg ? ~0ULL : 0);
+}
+
+void op_setcc(struct cpu *c, const struct insn *in)
+{
+	rm_write(c, in, 1, (uint64_t)cond_true(c, in->op & 15));
+}
+
+void op_cmovcc(struct cpu *c, const struct insn *in)
+{
+	uint64_t v = rm_read(c, in, in->opsize);
+	if (cond_true(c, in->op & 15))
+		reg_write(c, in->reg, in->opsize, v);
+	else if (in->opsize == 4)
+		reg_write(c, in->reg, 4, reg_read(c, in->reg, 4));  /* zero-extends even when false */
+}
+
+void op_lahf(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	reg_write(c, 16 + R_AX, 1, (cpu_get_rflags(c) & 0xd5) | 2);
+}
+
+void op_sahf(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	flags_eager(c);
+	uint64_t ah = reg_read(c, 16 + R_AX, 1) & 0xd5;
+	c->flags = (c->flags & ~0xd5ULL) | ah;
+}
+
+static void set_flag(struct cpu *c, uint64_t bit, int on)
+{
+	flags_eager(c);
+	c->flags = on ? c->flags | bit : c->flags & ~bit;
+}
+
+void op_cmc(struct cpu *c, const struct insn *in) { (void)in; set_flag(c, F_CF, !get_cf(c)); }
+void op_clc(struct cpu *c, const struct insn *in) { (void)in; set_flag(c, F_CF, 0); }
+void op_stc(struct cpu *c, const struct insn *in) { (void)in; set_flag(c, F_CF, 1); }
+void op_cld(struct cpu *c, const struct insn *in) { (void)in; c->flags &= ~(uint64_t)F_DF; }
+void op_std(struct cpu *c, const struct insn *in) { (void)in; c->flags |= F_DF; }
+
+static void check_if_change(struct cpu *c)
+{
+	if (c->mode != MODE_REAL && (uint64_t)c->cpl > cpu_iopl(c))
+		GP0(c);
+}
+
+void op_cli(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	check_if_change(c);
+	c->flags &= ~(uint64_t)F_IF;
+}
+
+void op_sti(struct cpu *c, const struct insn *in)
+{
+	(void)in;
+	check_if_change(c);
+	if (!(c->flags & F_IF))
+		c->intr_shadow = 1;
+	c->flags |= F_IF;
+}
+
+void op_xlat(struct cpu *c, const struct insn *in)
+{
+	uint64_t off = (reg_read(c, R_BX, in->adsize) + reg_read(c, R_AX, 1)) & size_mask(in->adsize);
+	reg_write(c, R_AX, 1, mem_read(c, in->seg, off, 1));
+}
+
+void op_nop(struct cpu *c, const struct insn *in)
+{
+	(void)c;
+	(void)in;
+}
+
+/* LES, LDS, LSS, LFS, LGS: a far pointer into a segment register and a general one. */
+void op_lfar(struct cpu *c, const struct insn *in)
+{
+	static const int sreg_1byte[2] = { S_ES, S_DS };
+	if (in->mod == 3)
+		UD(c);
+	int sreg = in->op == 0xc4 || in->op == 0xc5 ? sreg_1byte[in->op & 1] :
+		   in->op == 0xb2 ? S_SS : in->op == 0xb4 ? S_FS : S_GS;
+	uint64_t ea = insn_ea(c, in);
+	uint64_t off = mem_read(c, in->seg, ea, in->opsize);
+	uint16_t sel = (uint16_t)mem_read(c, in->seg, (ea + in->opsize) & size_mask(in->adsize), 2);
+	load_seg(c, sreg, sel);
+	reg_write(c, in->reg, in->opsize, off);
+}
+
+static uint64_t bswap_sized(uint64_t v, int size)
+{
+	return size == 8 ? __builtin_bswap64(v) : size == 4 ? __builtin_bswap32((uint32_t)v)
+							     : __builtin_bswap16((uint16_t)v);
+}
+
+/* 0F 38 F0/F1: MOVBE */
+void op_movbe(struct cpu *c, const struct insn *in)
+{
+	if (in->mod == 3)
+		UD(c);
+	if (in->op == 0xf0)
+		reg_write(c, in->reg, in->opsize, bswap_sized(rm_read(c, in, in->opsize), in->opsize));
+	else
+		rm_write(c, in, in->opsize, bswap_sized(reg_read(c, in->reg, in->opsize), in->opsize));
+}

@@ -1,0 +1,428 @@
+/*
+ * The execution loop and the decoded-block cache.
+ *
+ * Code is decoded once into blocks: runs of instructions from one
+ * guest-physical page that end at a branch, a mode change or the page
+ * end, keyed by the page address and the code size. A block keeps a copy
+ * of its bytes; it is re-verified against guest memory when its page was
+ * written through a slow path (the page's generation moved) or when this
+ * vCPU's stamp moved (another vCPU or the VMM may have written code
+ * without us seeing it: see struct pmem), and rebuilt if they differ.
+ *
+ * The loop looks at the kick flag, the time budget and the interrupt
+ * window between blocks; instructions that need one-at-a-time handling
+ * (interrupt shadow, trap flag, single-step, page-crossing code) go
+ * through exec_one().
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define BLOCK_MAX_INSNS 64
+#define HASH_BITS 15
+#define MAX_BLOCKS (1 << 15)
+#define MAX_INSNS (1 << 18)
+#define MAX_BYTES (1 << 21)
+
+struct block {
+	uint64_t key;           /* gpa << 2 | code-size tag */
+	struct block *next;     /* hash chain */
+	uint32_t *gen;          /* the page's write generation */
+	uint32_t gen_seen, stamp;
+	uint32_t first;         /* first decoded instruction */
+	uint32_t bytes;         /* offset of the copy of the code bytes */
+	uint16_t n, nbytes;
+};
+
+struct block_cache {
+	struct block *hash[1 << HASH_BITS];
+	uint32_t nblocks, ninsns, nbytes;
+	struct block blocks[MAX_BLOCKS];
+	struct insn insns[MAX_INSNS];
+	uint8_t bytes[MAX_BYTES];
+};
+
+int cpu_cache_init(struct cpu *c)
+{
+	void *p = mmap(NULL, sizeof(struct block_cache), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	c->bc = p;
+	return 0;
+}
+
+void cpu_cache_free(struct cpu *c)
+{
+	if (c->bc)
+		munmap(c->bc, sizeof(struct block_cache));
+	c->bc = NULL;
+}
+
+void cpu_flush_code(struct cpu *c)
+{
+	struct block_cache *bc = c->bc;
+	if (!bc)
+		return;
+	memset(bc->hash, 0, sizeof(bc->hash));
+	bc->nblocks = bc->ninsns = bc->nbytes = 0;
+}
+
+void cpu_flush_tlb(struct cpu *c)
+{
+	memset(c->tlb, 0, sizeof(c->tlb));
+}
+
+static unsigned hash_key(uint64_t key)
+{
+	return (unsigned)((key ^ (key >> HASH_BITS) ^ (key >> 30)) & ((1u << HASH_BITS) - 1));
+}
+
+static uint64_t block_key(struct cpu *c, uint64_t gpa)
+{
+	return gpa << 2 | (uint64_t)(c->code_size >> 2);        /* 2 -> 0, 4 -> 1, 8 -> 2 */
+}
+
+static struct pmem_slot *slot_of(struct pmem *pm, uint64_t gpa)
+{
+	for (int i = 0; i < pm->n; i++)
+		if (gpa - pm->s[i].gpa < pm->s[i].size)
+			return &pm->s[i];
+	return NULL;
+}
+
+static void unlink_block(struct block_cache *bc, struct block *b)
+{
+	struct block **pp = &bc->hash[hash_key(b->key)];
+	while (*pp && *pp != b)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = b->next;
+}
+
+/* Marks a physical page as holding decoded code. */
+static void mark_code_page(struct cpu *c, struct pmem_slot *s, uint64_t pi)
+{
+	if (__atomic_load_n(&s->code[pi], __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&s->code[pi], 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&c->pmem->code_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Decodes a block at gpa (host points at its first byte). Returns NULL
+ * when the first instruction crosses the page end (exec_one runs it).
+ */
+static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *host)
+{
+	struct block_cache *bc = c->bc;
+	struct pmem_slot *s = slot_of(c->pmem, gpa);
+	uint64_t pi = (gpa - s->gpa) >> 12;
+	int avail = (int)(4096 - (gpa & 0xfff));
+
+	if (bc->nblocks == MAX_BLOCKS || bc->ninsns + BLOCK_MAX_INSNS > MAX_INSNS ||
+	    bc->nbytes + 4096 > MAX_BYTES)
+		cpu_flush_code(c);
+	mark_code_page(c, s, pi);
+	uint32_t gen = __atomic_load_n(&s->gen[pi], __ATOMIC_ACQUIRE);
+
+	struct block *b = &bc->blocks[bc->nblocks];
+	b->first = bc->ninsns;
+	int off = 0, n = 0;
+	while (n < BLOCK_MAX_INSNS && off < avail) {
+		struct insn *in = &bc->insns[bc->ninsns + n];
+		int ends = 0;
+		int len = cpu_decode(host + off, avail - off, c->code_size, in, &ends);
+		if (len == -1)
+			break;          /* crosses the page: the next block starts there */
+		if (len < 0) {
+			if (n == 0)
+				cpu_fault(c, -len, 0);
+			break;          /* faults when it is reached */
+		}
+		off += len;
+		n++;
+		if (ends)
+			break;
+	}
+	if (n == 0)
+		return NULL;
+	b->key = block_key(c, gpa);
+	b->gen = &s->gen[pi];
+	b->gen_seen = gen;
+	b->stamp = c->stamp;
+	b->n = (uint16_t)n;
+	b->nbytes = (uint16_t)off;
+	b->bytes = bc->nbytes;
+	memcpy(bc->bytes + bc->nbytes, host, (size_t)off);
+	bc->nbytes += (uint32_t)off;
+	bc->ninsns += (uint32_t)n;
+	bc->nblocks++;
+	unsigned h = hash_key(b->key);
+	b->next = bc->hash[h];
+	bc->hash[h] = b;
+	return b;
+}
+
+/* The block for gpa, checked against memory; NULL when exec_one must run the code. */
+static struct block *find_block(struct cpu *c, uint64_t gpa, const uint8_t *host)
+{
+	struct block_cache *bc = c->bc;
+	uint64_t key = block_key(c, gpa);
+	struct block *b = bc->hash[hash_key(key)];
+	while (b && b->key != key)
+		b = b->next;
+	if (b) {
+		uint32_t gen = __atomic_load_n(b->gen, __ATOMIC_ACQUIRE);
+		if (likely(gen == b->gen_seen && b->stamp == c->stamp))
+			return b;
+		if (!memcmp(bc->bytes + b->bytes, host, b->nbytes)) {
+			b->gen_seen = gen;
+			b->stamp = c->stamp;
+			return b;
+		}
+		unlink_block(bc, b);
+	}
+	return build_block(c, gpa, host);
+}
+
+/* ---- port and MMIO accesses with replay ---- */
+
+void io_access(struct cpu *c, int is_mmio, int is_write, uint64_t addr, int size,
+	       uint32_t count, void *data)
+{
+	struct cpu_io_log *l = &c->io;
+	size_t bytes = (size_t)size * count;
+	c->stop = 1;
+	if (l->pos < l->n) {
+		struct cpu_io_entry *e = &l->e[l->pos];
+		if (e->done && e->is_mmio == is_mmio && e->is_write == is_write && e->addr == addr &&
+		    e->size == size && e->count == count) {
+			l->pos++;
+			if (!is_write)
+				memcpy(data, e->data, bytes);
+			return;
+		}
+		l->n = l->pos;  /* the instruction went another way: forget the rest */
+	}
+	if (l->n == IO_LOG_MAX)
+		cpu_vmexit(c, EXIT_INVALID_STATE, 0);
+	struct cpu_io_entry *e = &l->e[l->n++];
+	e->is_mmio = (uint8_t)is_mmio;
+	e->is_write = (uint8_t)is_write;
+	e->size = (uint8_t)size;
+	e->count = count;
+	e->addr = addr;
+	e->done = 0;
+	if (is_write)
+		memcpy(e->data, data, bytes);
+	else
+		memset(e->data, 0xff, bytes);
+	int done = is_mmio ? c->plat->mmio(c, e) : c->plat->pio(c, e);
+	if (done) {
+		e->done = 1;
+		l->pos = l->n;
+		if (!is_write)
+			memcpy(data, e->data, bytes);
+		return;
+	}
+	c->exit.gpa = addr;
+	cpu_vmexit(c, is_mmio ? EXIT_EPT_VIOLATION : EXIT_IO_INSTRUCTION, c->exit.qual);
+}
+
+void io_commit(struct cpu *c)
+{
+	c->io.n = c->io.pos = 0;
+}
+
+struct cpu_io_entry *cpu_io_pending(struct cpu *c)
+{
+	return c->io.n ? &c->io.e[c->io.n - 1] : NULL;
+}
+
+void cpu_io_complete(struct cpu *c, const void *data, size_t len)
+{
+	struct cpu_io_entry *e = cpu_io_pending(c);
+	if (!e)
+		return;
+	if (data && !e->is_write) {
+		size_t bytes = (size_t)e->size * e->count;
+		memcpy(e->data, data, len < bytes ? len : bytes);
+	}
+	e->done = 1;
+}
+
+void cpu_io_abandon(struct cpu *c)
+{
+	io_commit(c);
+}
+
+/* ---- execution ---- */
+
+static uint64_t code_lin(struct cpu *c, uint64_t rip)
+{
+	uint64_t lin = c->sbase[S_CS] + rip;
+	return c->mode == MODE_LONG ? lin : (uint32_t)lin;
+}
+
+/* Fetches and decodes one instruction, across a page end if need be. */
+static void decode_at_rip(struct cpu *c, struct insn *in)
+{
+	uint64_t lin = code_lin(c, c->rip), gpa;
+	uint8_t buf[16];
+	int ends;
+	if (c->mode != MODE_LONG && c->rip > c->seg[S_CS].limit)
+		GP0(c);
+	uint8_t *p = fetch_ptr(c, lin, &gpa);
+	if (!p)
+		cpu_vmexit(c, EXIT_INVALID_STATE, 1);   /* executing from MMIO: unsupported */
+	int avail = (int)(4096 - (lin & 0xfff));
+	int len = cpu_decode(p, avail, c->code_size, in, &ends);
+	if (len == -1) {
+		memcpy(buf, p, (size_t)avail);
+		uint8_t *q = fetch_ptr(c, lin + (uint64_t)avail, &gpa);
+		if (!q)
+			cpu_vmexit(c, EXIT_INVALID_STATE, 1);
+		memcpy(buf + avail, q, (size_t)(15 - avail));
+		len = cpu_decode(buf, 15, c->code_size, in, &ends);
+	}
+	if (len < 0)
+		cpu_fault(c, -len, 0);
+}
+
+static void retire(struct cpu *c, uint64_t n)
+{
+	c->icount += n;
+	c->budget = c->budget > n ? c->budget - n : 0;
+}
+
+/* Runs exactly one instruction with the checks the block path leaves out. */
+static void exec_one(struct cpu *c)
+{
+	struct insn in;
+	int shadow = c->intr_shadow, tf = !!(c->flags & F_TF);
+	decode_at_rip(c, &in);
+	c->next_rip = c->rip + in.len;
+	in.fn(c, &in);
+	c->rip = c->next_rip;
+	if (c->stop) {
+		c->stop = 0;
+		if (c->io.n)
+			io_commit(c);
+	}
+	if (shadow)
+		c->intr_shadow = 0;
+	retire(c, 1);
+	if (tf) {
+		struct cpu_event db = { .type = EV_HWEXC, .vector = EX_DB };
+		c->dr[6] |= 0x4000;     /* BS: single-step trap */
+		cpu_deliver(c, &db);
+	}
+}
+
+static void check_epochs(struct cpu *c)
+{
+	struct pmem *pm = c->pmem;
+	uint32_t ce = __atomic_load_n(&pm->code_epoch, __ATOMIC_ACQUIRE);
+	uint32_t ve = __atomic_load_n(&pm->verify_epoch, __ATOMIC_ACQUIRE);
+	if (likely(ce == c->seen_code_epoch && ve == c->seen_verify_epoch))
+		return;
+	if (ce != c->seen_code_epoch) {
+		cpu_flush_tlb(c);
+		ve = __atomic_add_fetch(&pm->verify_epoch, 1, __ATOMIC_ACQ_REL);
+		c->seen_code_epoch = ce;
+	}
+	c->seen_verify_epoch = ve;
+	c->stamp++;
+}
+
+/* Runs one block (or one instruction); returns an exit reason or 0 to go on. */
+static int exec_step(struct cpu *c)
+{
+	if (unlikely(c->kick && __atomic_load_n(c->kick, __ATOMIC_RELAXED)))
+		return EXIT_EXTERNAL_INTERRUPT;
+	if (unlikely(!c->budget))
+		return EXIT_PREEMPTION_TIMER;
+	if (unlikely(c->intr_window_exiting && (c->flags & F_IF) && !c->intr_shadow))
+		return EXIT_INTERRUPT_WINDOW;
+	if (unlikely(c->intr_shadow || c->single_step || c->step_one || (c->flags & F_TF))) {
+		exec_one(c);
+		if (c->single_step) {
+			c->exit.intr = (struct cpu_event){ .type = EV_HWEXC, .vector = EX_DB };
+			return EXIT_EXCEPTION_NMI;
+		}
+		return c->step_one ? EXIT_MONITOR_TRAP : 0;
+	}
+	check_epochs(c);
+
+	uint64_t lin = code_lin(c, c->rip), gpa;
+	if (c->mode != MODE_LONG && c->rip > c->seg[S_CS].limit)
+		GP0(c);
+	uint8_t *host = fetch_ptr(c, lin, &gpa);
+	struct block *b = host ? find_block(c, gpa, host) : NULL;
+	if (!b) {
+		exec_one(c);
+		return 0;
+	}
+	const struct insn *in = &c->bc->insns[b->first];
+	unsigned i;
+	for (i = 0; i < b->n; i++, in++) {
+		c->next_rip = c->rip + in->len;
+		in->fn(c, in);
+		c->rip = c->next_rip;
+		if (unlikely(c->stop)) {
+			c->stop = 0;
+			if (c->io.n)
+				io_commit(c);
+			i++;
+			break;
+		}
+	}
+	retire(c, i);
+	return 0;
+}
+
+int cpu_run(struct cpu *c)
+{
+	int r = setjmp(c->jb);
+	if (r == JMP_EXIT) {
+		c->stop = 0;
+		c->io.pos = 0;
+		return (int)c->exit.reason;
+	}
+	if (r == JMP_FAULT) {
+		c->stop = 0;
+		io_commit(c);
+		cpu_handle_fault(c);
+		if (c->single_step || c->step_one) {
+			/* The step ended in an exception handler's first instruction. */
+			c->exit.intr = (struct cpu_event){ .type = EV_HWEXC, .vector = EX_DB };
+			return c->single_step ? EXIT_EXCEPTION_NMI : EXIT_MONITOR_TRAP;
+		}
+	}
+	c->io.pos = 0;
+	c->delivering = 0;
+	for (;;) {
+		int reason = exec_step(c);
+		if (reason) {
+			c->exit.reason = (uint32_t)reason;
+			c->exit.insn_len = 0;
+			return reason;
+		}
+	}
+}
+
+int cpu_inject(struct cpu *c, const struct cpu_event *ev)
+{
+	if (setjmp(c->jb)) {
+		if (c->exit.reason == EXIT_TRIPLE_FAULT && c->fault.type == EV_NONE)
+			return EXIT_TRIPLE_FAULT;
+		/* A fault while delivering: the double-fault rules decide. */
+		return cpu_run(c) == EXIT_TRIPLE_FAULT ? EXIT_TRIPLE_FAULT : 0;
+	}
+	c->fault.type = EV_NONE;
+	c->exit.reason = 0;
+	cpu_deliver(c, ev);
+	return 0;
+}
