@@ -16,3 +16,11 @@ build/tests/kvm-hello: tests/kvm-hello/kvm-hello.c tests/kvm-hello/guest.S
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) -o $@ $^
 TEST_TOOLS := build/tests/kvm-hello
+
+# Differential tester of the soft CPU against the host CPU (tests/difftest.sh).
+ifneq ($(SOFT_SRCS),)
+build/tests/difftest: tests/difftest/difftest.c tests/difftest/gen.c tests/difftest/gen.h $(SOFT_SRCS:%.c=build/obj/%.o)
+	@mkdir -p build/tests
+	$(CC) $(CFLAGS) $(SOFT_CFLAGS) -Isrc -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+TEST_TOOLS += build/tests/difftest
+endif

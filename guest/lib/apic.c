@@ -2,8 +2,11 @@
 #include "apic.h"
 #include "trap.h"
 
+static void watchdog_handler(struct trap_frame *f);
+
 void lapic_enable(void)
 {
+	trap_set_handler(WATCHDOG_VECTOR, watchdog_handler);
 	lapic_write(LAPIC_SVR, 0x100 | SPURIOUS_VECTOR);
 	lapic_write(LAPIC_TPR, 0);
 }
@@ -115,29 +118,46 @@ void pit_periodic(uint16_t count) { pit_start(2, count); }
  * command byte and the counter never starts without the count bytes. */
 void pit_stop(void) { outb(PIT_CMD, 0x30); }
 
-int wait_irq(volatile uint32_t *counter, uint32_t want, unsigned max_halts)
+static void watchdog_handler(struct trap_frame *f)
 {
-	for (unsigned i = 0; i < max_halts && *counter < want; i++) {
-		sti_hlt();
-		cli();
-	}
-	return *counter >= want;
+	(void)f;
+	lapic_eoi();
 }
 
-int wait_irq_watchdog(volatile uint32_t *counter, uint32_t want)
+static void watchdog_arm(uint32_t count)
+{
+	lapic_write(LAPIC_TIMER_DCR, 0xb);              /* divide by 1 */
+	lapic_write(LAPIC_LVT_TIMER, WATCHDOG_VECTOR);  /* one-shot */
+	lapic_write(LAPIC_TIMER_ICR, count);
+}
+
+static void watchdog_disarm(void)
+{
+	lapic_write(LAPIC_TIMER_ICR, 0);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+}
+
+int wait_irq(volatile uint32_t *counter, uint32_t want)
 {
 	uint32_t fired = irq_count[WATCHDOG_VECTOR];
 
-	lapic_write(LAPIC_TIMER_DCR, 0xb);              /* divide by 1 */
-	lapic_write(LAPIC_LVT_TIMER, WATCHDOG_VECTOR);
-	lapic_write(LAPIC_TIMER_ICR, 200000000);
+	watchdog_arm(200000000);
 	while (*counter < want && irq_count[WATCHDOG_VECTOR] == fired) {
 		sti_hlt();
 		cli();
 	}
-	lapic_write(LAPIC_TIMER_ICR, 0);
-	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
-	if (irq_count[WATCHDOG_VECTOR] != fired)
-		lapic_eoi();
+	watchdog_disarm();
 	return *counter >= want;
+}
+
+void irq_settle(void)
+{
+	uint32_t fired = irq_count[WATCHDOG_VECTOR];
+
+	watchdog_arm(50000);
+	while (irq_count[WATCHDOG_VECTOR] == fired) {
+		sti_hlt();
+		cli();
+	}
+	watchdog_disarm();
 }

@@ -40,7 +40,8 @@ static inline void lapic_write(uint32_t reg, uint32_t v) { mmio_write32(LAPIC_BA
 static inline void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
 static inline unsigned lapic_id(void) { return lapic_read(LAPIC_ID) >> 24; }
 
-/* Software-enables this CPU's local APIC with the spurious vector. */
+/* Software-enables this CPU's local APIC with the spurious vector, and
+ * installs the watchdog's handler (see wait_irq). */
 void lapic_enable(void);
 /* Routes the 8259's output through LINT0 (virtual wire mode, BSP only). */
 void lapic_virtual_wire(void);
@@ -83,22 +84,19 @@ void pit_stop(void);
 static inline void testdev_irq(unsigned irq, int level) { outb((uint16_t)(TESTDEV_IRQ + irq), (uint8_t)!!level); }
 
 /*
- * Waits with STI;HLT until *counter reaches want or max_halts wake-ups
- * happened; call and return with interrupts off. Each wake-up needs an
- * interrupt, so a timer must be running if the awaited one may never come.
+ * Waiting for interrupts. Both use HLT, never polling, with the local APIC
+ * timer as a watchdog at WATCHDOG_VECTOR, the lowest priority class any
+ * guest uses, so the watchdog is delivered only after every deliverable
+ * interrupt of higher priority. Call them with interrupts off; they return
+ * so. Not for tests of the APIC timer itself, which they reprogram.
+ *
+ * wait_irq: until *counter reaches want, or about 0.2 s at KVM's 1 GHz
+ * APIC timer; returns whether the count was reached.
+ * irq_settle: until every deliverable interrupt has been taken (a short
+ * watchdog wakes the last HLT); tests then check what was held back.
  */
-int wait_irq(volatile uint32_t *counter, uint32_t want, unsigned max_halts);
-
-/*
- * The same with a watchdog: the local APIC timer (one-shot, WATCHDOG_VECTOR,
- * about 0.2 s at KVM's 1 GHz APIC timer) ends the wait if the interrupt
- * never comes. Needs lapic_enable() and the vector's default handler.
- * Not for tests of the APIC timer itself.
- */
-#define WATCHDOG_VECTOR 0xfe
-int wait_irq_watchdog(volatile uint32_t *counter, uint32_t want);
-
-/* Lets pending interrupts in for one instruction (STI; NOP; CLI). */
-static inline void irq_window(void) { asm volatile("sti; nop; cli" ::: "memory"); }
+#define WATCHDOG_VECTOR 0x30
+int wait_irq(volatile uint32_t *counter, uint32_t want);
+void irq_settle(void);
 
 #endif

@@ -25,21 +25,22 @@
  * overlaps any of them.
  *
  * The entry states (every state: interrupts off, RFLAGS = 0x2, other
- * general registers 0, CR2 = CR3 = 0 unless given, EFER = 0 unless given,
- * IDTR base 0, TR = a present busy TSS (type 11) at BOOT_TSS_ADDR, LDTR
- * type 2, APIC base 0xfee00900 — enabled, BSP):
+ * general registers 0, CR2 = CR3 = CR4 = 0 and EFER = 0 unless given,
+ * IDTR base 0, TR = a present busy TSS (type 11), LDTR type 2, A20 on;
+ * RAM not written by the loader is zero):
  *
  * --raw, real mode (RAW_REAL; default address 0x7c00):
  *   CR0 = 0x10 (ET); CS = DS = ES = FS = GS = SS = selector 0, base 0,
  *   limit 0xffff; IP = SP = the load address. The image must end below
  *   0x10000. GDTR base 0 limit 0xffff, IDTR base 0 limit 0x3ff (the IVT,
- *   all zero: install handlers before enabling interrupts). Nothing else
- *   is written to memory.
+ *   all zero: install handlers before enabling interrupts); TR base 0
+ *   limit 0xffff. Nothing but the image is written to memory.
  *
  * --raw, 32-bit protected mode (RAW_PROTECTED; default 0x100000):
  *   CR0 = 0x11 (PE|ET), paging off. GDT at 0x500, limit 0x1f:
  *     0x00 null, 0x08 code (32-bit, base 0, limit 4 GiB, DPL 0),
- *     0x10 data (read/write, base 0, limit 4 GiB), 0x18 busy 32-bit TSS.
+ *     0x10 data (read/write, base 0, limit 4 GiB), 0x18 busy 32-bit TSS
+ *     (base BOOT_TSS_ADDR, limit 0x67).
  *   CS = 0x08; DS = ES = FS = GS = SS = 0x10; TR = 0x18.
  *   EIP = ESP = the load address. IDTR limit 0.
  *
@@ -60,7 +61,9 @@
  *     entry), RSI = BOOT_ZERO_PAGE.
  *   PVH and multiboot: 32-bit protected mode as for --raw; PVH has
  *     EBX = BOOT_PVH_INFO_ADDR; multiboot EAX = 0x2BADB002, EBX = the
- *     info block (placed after the kernel).
+ *     info block. The info block, its strings and the modules (each
+ *     starting on a page; mod_end is start + file size) follow the
+ *     kernel's last byte, from 1 MiB up.
  */
 #ifndef RUNVM_BOOT_H
 #define RUNVM_BOOT_H

@@ -18,6 +18,7 @@
 #define RUNVM_SOFT_CPU_H
 
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -131,9 +132,9 @@ struct seg {
 	uint32_t attr;
 	uint16_t sel;
 };
-#define SEG_TYPE(a)  ((a) & 15)
+#define SEG_TYPE(a)  ((int)((a) & 15))
 #define SEG_S        (1u << 4)
-#define SEG_DPL(a)   (((a) >> 5) & 3)
+#define SEG_DPL(a)   ((int)(((a) >> 5) & 3))
 #define SEG_P        (1u << 7)
 #define SEG_AVL      (1u << 12)
 #define SEG_L        (1u << 13)
@@ -316,7 +317,15 @@ struct cpu {
 	int intr_window_exiting;        /* exit when interrupts become enabled */
 	int single_step;                /* exit with #DB after each instruction */
 	int step_one;                   /* exit (MONITOR_TRAP) after one instruction */
-	volatile int *kick;             /* non-zero: exit with EXTERNAL_INTERRUPT */
+	/*
+	 * The vCPU's event word (set by the interrupt controller or a stop
+	 * request from another thread): the CPU exits with
+	 * EXTERNAL_INTERRUPT when a bit of ev_stop is set, a bit of ev_nmi
+	 * while NMIs are not blocked, or a bit of ev_intr while RFLAGS.IF = 1.
+	 */
+	_Atomic uint32_t *events;
+	uint32_t ev_stop, ev_nmi, ev_intr;
+	volatile uint8_t *immediate_exit;       /* kvm_run's: also stops the CPU */
 	uint64_t budget;                /* instructions before a PREEMPTION_TIMER exit */
 	uint64_t icount;                /* instructions retired */
 
@@ -330,6 +339,15 @@ struct cpu {
 	uint32_t stamp;                 /* blocks verify their bytes when it moves */
 	struct block_cache *bc;
 };
+
+static inline int cpu_kicked(struct cpu *c)
+{
+	uint32_t ev = c->events ? atomic_load_explicit(c->events, memory_order_relaxed) : 0;
+	if (ev && ((ev & c->ev_stop) || ((ev & c->ev_nmi) && !c->nmi_blocked) ||
+		   ((ev & c->ev_intr) && (c->flags & (1u << 9)))))
+		return 1;
+	return c->immediate_exit && *c->immediate_exit;
+}
 
 /* Lazy flag kinds; the low 2 bits of lf_op hold log2 of the size. */
 enum { LF_NONE = 0, LF_ADD = 4, LF_SUB = 8, LF_LOGIC = 12, LF_INC = 16, LF_DEC = 20 };
@@ -351,8 +369,6 @@ void cpu_io_complete(struct cpu *c, const void *data, size_t len);
 void cpu_io_abandon(struct cpu *c);
 /* The access the last I/O or EPT-violation exit is about. */
 struct cpu_io_entry *cpu_io_pending(struct cpu *c);
-/* Delivers an event now (VM-entry injection); returns 0, or an exit reason. */
-int cpu_inject(struct cpu *c, const struct cpu_event *ev);
 /* WRMSR of EFER: 0, or -1 when the write must #GP. */
 int cpu_set_efer(struct cpu *c, uint64_t v);
 /* Drops decoded code and translations (CR3 reload, mode change, reset). */

@@ -340,12 +340,7 @@ static void check_epochs(struct cpu *c)
 /* Runs one block (or one instruction); returns an exit reason or 0 to go on. */
 static int exec_step(struct cpu *c)
 {
-	if (unlikely(c->kick && __atomic_load_n(c->kick, __ATOMIC_RELAXED)))
-		return EXIT_EXTERNAL_INTERRUPT;
-	if (unlikely(!c->budget))
-		return EXIT_PREEMPTION_TIMER;
-	if (unlikely(c->intr_window_exiting && (c->flags & F_IF) && !c->intr_shadow))
-		return EXIT_INTERRUPT_WINDOW;
+	/* An interrupt shadow covers exactly the next instruction: run it first. */
 	if (unlikely(c->intr_shadow || c->single_step || c->step_one || (c->flags & F_TF))) {
 		exec_one(c);
 		if (c->single_step) {
@@ -354,6 +349,12 @@ static int exec_step(struct cpu *c)
 		}
 		return c->step_one ? EXIT_MONITOR_TRAP : 0;
 	}
+	if (unlikely(cpu_kicked(c)))
+		return EXIT_EXTERNAL_INTERRUPT;
+	if (unlikely(!c->budget))
+		return EXIT_PREEMPTION_TIMER;
+	if (unlikely(c->intr_window_exiting && (c->flags & F_IF)))
+		return EXIT_INTERRUPT_WINDOW;
 	check_epochs(c);
 
 	uint64_t lin = code_lin(c, c->rip), gpa;
@@ -402,7 +403,16 @@ int cpu_run(struct cpu *c)
 		}
 	}
 	c->io.pos = 0;
-	c->delivering = 0;
+	if (c->inject.type != EV_NONE) {
+		/* VM-entry event injection; a fault on the way follows the double-fault rules. */
+		struct cpu_event ev = c->inject;
+		c->inject.type = EV_NONE;
+		cpu_deliver(c, &ev);
+		if (c->single_step) {
+			c->exit.intr = (struct cpu_event){ .type = EV_HWEXC, .vector = EX_DB };
+			return EXIT_EXCEPTION_NMI;
+		}
+	}
 	for (;;) {
 		int reason = exec_step(c);
 		if (reason) {
@@ -411,18 +421,4 @@ int cpu_run(struct cpu *c)
 			return reason;
 		}
 	}
-}
-
-int cpu_inject(struct cpu *c, const struct cpu_event *ev)
-{
-	if (setjmp(c->jb)) {
-		if (c->exit.reason == EXIT_TRIPLE_FAULT && c->fault.type == EV_NONE)
-			return EXIT_TRIPLE_FAULT;
-		/* A fault while delivering: the double-fault rules decide. */
-		return cpu_run(c) == EXIT_TRIPLE_FAULT ? EXIT_TRIPLE_FAULT : 0;
-	}
-	c->fault.type = EV_NONE;
-	c->exit.reason = 0;
-	cpu_deliver(c, ev);
-	return 0;
 }

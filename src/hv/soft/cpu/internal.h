@@ -135,6 +135,8 @@ uint64_t lin_read_slow(struct cpu *c, uint64_t lin, int size, int acc);
 void lin_write_slow(struct cpu *c, uint64_t lin, int size, uint64_t v, int acc);
 /* Host pointer for a read-modify-write, or NULL (page crossing, MMIO). */
 uint8_t *lin_rmw_ptr(struct cpu *c, uint64_t lin, int size, int acc);
+/* The I/O permission check (IOPL, TSS bitmap); faults with #GP. */
+void io_check(struct cpu *c, uint16_t port, int size);
 /* Host address of the code byte at lin (NULL: not RAM) and its guest-physical address. */
 uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa);
 /* Translates for an access; returns the guest-physical address, may fault. */

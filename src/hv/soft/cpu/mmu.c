@@ -449,8 +449,9 @@ void seg_check(struct cpu *c, int seg, uint64_t off, int size, int acc)
 	}
 }
 
-int64_t cpu_translate(struct cpu *c, uint64_t lin, int *writable)
+int64_t cpu_translate(struct cpu *c, uint64_t lin_arg, int *writable)
 {
+	volatile uint64_t lin = lin_arg;
 	struct walk w;
 	jmp_buf saved;
 	memcpy(saved, c->jb, sizeof(saved));

@@ -105,7 +105,7 @@ void op_idiv(struct cpu *c, const struct insn *in)
 		n = (s128)raw;
 	else /* sign-extend the 2*bits-wide dividend */
 		n = (s128)((int64_t)((uint64_t)raw << (64 - 2 * bits)) >> (64 - 2 * bits));
-	if (size == 8 && n == -((s128)1 << 127)) /* the one quotient 128-bit division cannot form */
+	if (size == 8 && (u128)n == (u128)1 << 127) /* the one quotient 128-bit division cannot form */
 		cpu_fault_noerr(c, EX_DE);
 	s128 q = n / d, r = n % d;
 	s128 lo = -((s128)1 << (bits - 1)), hi = ((s128)1 << (bits - 1)) - 1;

@@ -55,7 +55,7 @@ static void repeat(struct cpu *c, const struct insn *in, str_body *body)
 		if (!cnt)
 			return;
 		if (n == STRING_BATCH) {
-			if ((c->kick && *c->kick) || c->budget < STRING_BATCH) {
+			if (cpu_kicked(c) || c->budget < STRING_BATCH) {
 				c->next_rip = c->rip;   /* resume later */
 				c->stop = 1;
 				return;
@@ -207,7 +207,7 @@ static void ins_outs(struct cpu *c, const struct insn *in, int is_in)
 		io_commit(c);
 		if (cnt == n)
 			return;
-		if ((c->kick && *c->kick) || c->budget < n) {
+		if (cpu_kicked(c) || c->budget < n) {
 			c->next_rip = c->rip;
 			c->stop = 1;
 			return;

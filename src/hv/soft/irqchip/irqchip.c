@@ -333,6 +333,12 @@ static bool claims_port(struct irqchip *ic, uint16_t port)
 	return i8259_claims(port) || i8254_claims(ic->pit, port);
 }
 
+/* Ports that may be ours, decided without the lock (every PIO exit asks). */
+static bool maybe_our_port(uint16_t port)
+{
+	return i8259_claims(port) || (port >= 0x40 && port <= 0x43) || port == 0x61;
+}
+
 static void pio_byte(struct irqchip *ic, uint16_t port, uint8_t *b,
 		     bool is_write, int64_t now)
 {
@@ -355,7 +361,7 @@ static void pio_byte(struct irqchip *ic, uint16_t port, uint8_t *b,
 int irqchip_pio(struct irqchip *ic, uint16_t port, void *data, unsigned len,
 		int is_write)
 {
-	if (!data || (len != 1 && len != 2 && len != 4))
+	if (!data || (len != 1 && len != 2 && len != 4) || !maybe_our_port(port))
 		return 0;
 	ic_lock(ic);
 	if (!claims_port(ic, port)) {

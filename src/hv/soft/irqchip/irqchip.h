@@ -118,7 +118,9 @@ int irqchip_set_chip(struct irqchip *ic, const struct kvm_irqchip *chip);
  * KVM_SIGNAL_MSI: address_lo 0xfeeXXXXX (destination ID in bits 19:12,
  * redirection hint bit 3, destination mode bit 2), data (vector 7:0,
  * delivery mode 10:8, trigger 15, level 14). Returns 1 if delivered, 0 if no
- * APIC accepted it, -EINVAL for a bad address or flags.
+ * APIC accepted it or the address is not an APIC one (address_hi must be 0:
+ * no x2APIC extended destinations), -EINVAL for flags other than
+ * KVM_MSI_VALID_DEVID.
  */
 int irqchip_signal_msi(struct irqchip *ic, const struct kvm_msi *msi);
 
@@ -208,7 +210,8 @@ unsigned irqchip_vcpu_accept_events(struct irqchip *ic, int cpu,
 
 /*
  * Blocks until (event word & mask) != 0, the kick bit is set, the time
- * `deadline_ns` (INT64_MAX: none) passes, or a signal interrupts the wait
+ * `deadline_ns` (real CLOCK_MONOTONIC even with params.clock_ns; INT64_MAX:
+ * none) passes, or a signal interrupts the wait
  * (the signal's handler must be installed without SA_RESTART). Clears the
  * kick bit. Returns the event word. For HLT pass IRQCHIP_EV_INTR only if
  * RFLAGS.IF = 1, plus NMI | INIT | SIPI.
@@ -261,7 +264,8 @@ void irqchip_vcpu_set_tsc(struct irqchip *ic, int cpu, int64_t at_ns,
  * is per vCPU: its own IA32_APIC_BASE). The LAPIC (xAPIC mode: 4-byte
  * accesses at 16-byte-aligned offsets; narrower reads inside a register are
  * served, other writes ignored) and the I/O APIC window (IOREGSEL at 0x00,
- * IOWIN at 0x10). `data` holds `len` bytes (1..8), little-endian.
+ * IOWIN at 0x10). `data` holds `len` bytes (1..8), little-endian. `cpu`
+ * may be -1 for an access that is not a CPU's: only the I/O APIC answers.
  * Returns 1 if the irqchip claimed the access (reads filled in), 0 if the
  * address is not its (exit to userspace as usual).
  */

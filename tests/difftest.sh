@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Differential test of the soft CPU against the host CPU, with a fixed seed
+# for a few seconds (longer on demand: build/tests/difftest --seconds 600 --seed N).
+set -u
+if [ ! -x build/tests/difftest ]; then
+	echo "SKIP difftest/host-vs-soft (the software hypervisor is not built yet)"
+	exit 0
+fi
+out=$(timeout -k 5 120 build/tests/difftest --seed 1 --seconds "${DIFFTEST_SECONDS:-5}" 2>&1)
+status=$?
+if [ $status -eq 0 ]; then
+	echo "PASS difftest/host-vs-soft ($(tail -n 1 <<<"$out"))"
+else
+	echo "FAIL difftest/host-vs-soft (status $status)"
+	head -n 60 <<<"$out" | sed 's/^/    /'
+fi
