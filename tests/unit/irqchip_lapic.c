@@ -565,6 +565,29 @@ static void test_state_roundtrip(void)
 	irqchip_destroy(ic2);
 }
 
+/* A VMM programs LINT0/LINT1 through KVM_SET_LAPIC before the guest runs,
+ * while SVR is still software-disabled: the entries stay as written. */
+static void test_set_lapic_before_enable(void)
+{
+	struct irqchip_params p = { .nr_vcpus = 2, .clock_ns = fake_clock,
+				    .no_timer_thread = 1 };
+	struct irqchip *ic = irqchip_create(&p);
+	struct kvm_lapic_state s;
+	uint32_t lvt0 = 0x700, lvt1 = 0x400;
+	irqchip_vcpu_create(ic, 0);
+	irqchip_vcpu_create(ic, 1);
+	CHECK_EQ(irqchip_get_lapic(ic, 1, &s), 0);
+	memcpy(s.regs + REG_LVT0, &lvt0, 4);
+	memcpy(s.regs + REG_LVT0 + 0x10, &lvt1, 4);
+	CHECK_EQ(irqchip_set_lapic(ic, 1, &s), 0);
+	CHECK_EQ(rd(ic, 1, REG_LVT0), 0x700);
+	CHECK_EQ(rd(ic, 1, REG_LVT0 + 0x10), 0x400);
+	CHECK_EQ(irqchip_get_lapic(ic, 0, &s), 0);
+	CHECK_EQ(irqchip_set_lapic(ic, 0, &s), 0);
+	CHECK_EQ(rd(ic, 0, REG_LVT0), 0x700);
+	irqchip_destroy(ic);
+}
+
 /* Any register, any value, any width; any saved page. */
 static void test_hostile(void)
 {
@@ -705,6 +728,7 @@ int main(void)
 	RUN(test_x2apic);
 	RUN(test_base_relocation);
 	RUN(test_state_roundtrip);
+	RUN(test_set_lapic_before_enable);
 	RUN(test_hostile);
 	RUN(test_threads);
 	TEST_EXIT();

@@ -647,7 +647,7 @@ static const struct lapic_reg lapic_regs[APIC_NR_REGS] = {
 	[APIC_TPR >> 4]      = { RW, write_tpr, NULL },
 	[APIC_APR >> 4]      = { R_READ, NULL, read_zero },
 	[APIC_PPR >> 4]      = { RO, NULL, read_ppr },
-	[APIC_EOI >> 4]      = { R_WRITE | R_X2, write_eoi, read_zero },
+	[APIC_EOI >> 4]      = { R_WRITE | R_X2, write_eoi, NULL },
 	[APIC_RRD >> 4]      = { R_READ, NULL, read_zero },
 	[APIC_LDR >> 4]      = { RW | R_X2_RO, write_ldr, NULL },
 	[APIC_DFR >> 4]      = { R_READ | R_WRITE, write_dfr, NULL },
@@ -915,10 +915,10 @@ static void sanitize_regs(struct lapic *l)
 	set_reg(l, APIC_ICR, reg(l, APIC_ICR) & ICR_WRITABLE);
 	if (!x2apic_mode(l))
 		set_reg(l, APIC_ICR2, reg(l, APIC_ICR2) & 0xff000000u);
-	for (unsigned off = APIC_LVTT; off <= APIC_LVTERR; off += 16) {
-		uint32_t v = reg(l, off) & (lvt_writable(off) | LVT_REMOTE_IRR);
-		set_reg(l, off, sw_enabled(l) ? v : v | LVT_MASKED);
-	}
+	/* Kept unmasked even with SVR disabled: the reset BSP's LINT0 is so,
+	 * and VMMs program LINT0/LINT1 this way before the guest runs. */
+	for (unsigned off = APIC_LVTT; off <= APIC_LVTERR; off += 16)
+		set_reg(l, off, reg(l, off) & (lvt_writable(off) | LVT_REMOTE_IRR));
 	set_reg(l, APIC_TDCR, reg(l, APIC_TDCR) & 0xb);
 	/* Vectors 0-15 cannot be pending or in service. */
 	for (unsigned base = APIC_ISR; base <= APIC_IRR; base += 0x80)

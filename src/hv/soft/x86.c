@@ -1,0 +1,655 @@
+/*
+ * The architecture half of the soft hypervisor, in the role of KVM's
+ * x86.c: the KVM_RUN path (complete the userspace I/O, then loop:
+ * requests, event injection, VM entry, exit handling; block while
+ * halted), the register ioctls, MSRs and CPUID.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "irqchip/irqchip.h"
+#include "soft.h"
+
+/* How long a halted vCPU sleeps before looking at immediate_exit again. */
+#define HALT_POLL_NS 20000000LL
+
+/* ---- CPUID ---- */
+
+#define CPUID_SIG(a, b, c, d) (a), (b), (c), (d)
+
+/* What the CPU implements, and nothing more. */
+static const struct kvm_cpuid_entry2 supported_cpuid[] = {
+	/* Max basic leaf 7, "GenuineIntel". */
+	{ .function = 0, .eax = 7, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69 },
+	/* Family 6 model 0x3a stepping 9; CLFLUSH line 8 quadwords. */
+	{ .function = 1, .eax = 0x000306a9, .ebx = 0x00010800,
+	  /* CX16, x2APIC, MOVBE, POPCNT, TSC-deadline, hypervisor */
+	  .ecx = (1u << 13) | (1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 31),
+	  /* DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH */
+	  .edx = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) |
+		 (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) },
+	{ .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+	  .ebx = (1u << 9) /* ERMS */ },
+	{ .function = 0x80000000, .eax = 0x80000008 },
+	/* LAHF in 64-bit mode, LZCNT; SYSCALL, NX, 1 GiB pages, RDTSCP, long mode. */
+	{ .function = 0x80000001, .ecx = (1u << 0) | (1u << 5),
+	  .edx = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29) },
+	/* Brand string: "runvm soft CPU" */
+	{ .function = 0x80000002, .eax = 0x766e7572, .ebx = 0x6f73206d, .ecx = 0x43207466, .edx = 0x00005550 },
+	{ .function = 0x80000003 },
+	{ .function = 0x80000004 },
+	/* Invariant TSC. */
+	{ .function = 0x80000007, .edx = 1u << 8 },
+	/* 40 physical, 48 linear address bits. */
+	{ .function = 0x80000008, .eax = 0x3028 },
+};
+
+#define N_SUPPORTED_CPUID (sizeof(supported_cpuid) / sizeof(supported_cpuid[0]))
+
+int kvm_get_supported_cpuid(struct kvm_cpuid2 *c)
+{
+	if (c->nent < N_SUPPORTED_CPUID) {
+		c->nent = N_SUPPORTED_CPUID;
+		return -E2BIG;
+	}
+	c->nent = N_SUPPORTED_CPUID;
+	memcpy(c->entries, supported_cpuid, sizeof(supported_cpuid));
+	return 0;
+}
+
+static const struct kvm_cpuid_entry2 *find_cpuid(struct soft_vcpu *v, uint32_t fn, uint32_t idx)
+{
+	for (int i = 0; i < v->ncpuid; i++) {
+		const struct kvm_cpuid_entry2 *e = &v->cpuid[i];
+		if (e->function == fn &&
+		    (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == idx))
+			return e;
+	}
+	return NULL;
+}
+
+/* CPUID from the table KVM_SET_CPUID2 gave this vCPU; unknown leaves read as zero. */
+void kvm_emulate_cpuid(struct soft_vcpu *v)
+{
+	struct cpu *c = &v->vmx.cpu;
+	uint32_t fn = (uint32_t)c->gpr[R_AX], idx = (uint32_t)c->gpr[R_CX];
+	const struct kvm_cpuid_entry2 *e = find_cpuid(v, fn, idx);
+	uint32_t a = 0, b = 0, cx = 0, d = 0;
+	if (e) {
+		a = e->eax;
+		b = e->ebx;
+		cx = e->ecx;
+		d = e->edx;
+		if (fn == 1) {  /* OSXSAVE mirrors CR4 */
+			cx &= ~(1u << 27);
+			if (c->cr4 & CR4_OSXSAVE)
+				cx |= 1u << 27;
+		}
+	}
+	c->gpr[R_AX] = a;
+	c->gpr[R_BX] = b;
+	c->gpr[R_CX] = cx;
+	c->gpr[R_DX] = d;
+}
+
+/* ---- MSRs ---- */
+
+#define MSR_IA32_TSC            0x10
+#define MSR_IA32_APICBASE       0x1b
+#define MSR_IA32_FEATURE_CONTROL 0x3a
+#define MSR_IA32_TSC_ADJUST     0x3b
+#define MSR_IA32_UCODE_REV      0x8b
+#define MSR_MTRRcap             0xfe
+#define MSR_IA32_SYSENTER_CS    0x174
+#define MSR_IA32_SYSENTER_ESP   0x175
+#define MSR_IA32_SYSENTER_EIP   0x176
+#define MSR_IA32_MISC_ENABLE    0x1a0
+#define MSR_MTRR_FIRST          0x200
+#define MSR_MTRR_LAST           0x20f
+#define MSR_MTRRfix64K          0x250
+#define MSR_MTRRfix16K_80000    0x258
+#define MSR_MTRRfix16K_A0000    0x259
+#define MSR_MTRRfix4K_FIRST     0x268
+#define MSR_MTRRfix4K_LAST      0x26f
+#define MSR_IA32_CR_PAT         0x277
+#define MSR_MTRRdefType         0x2ff
+#define MSR_IA32_TSC_DEADLINE   0x6e0
+#define MSR_EFER                0xc0000080
+#define MSR_STAR                0xc0000081
+#define MSR_LSTAR               0xc0000082
+#define MSR_CSTAR               0xc0000083
+#define MSR_SYSCALL_MASK        0xc0000084
+#define MSR_FS_BASE             0xc0000100
+#define MSR_GS_BASE             0xc0000101
+#define MSR_KERNEL_GS_BASE      0xc0000102
+#define MSR_TSC_AUX             0xc0000103
+
+static const uint32_t msrs_to_save[] = {
+	MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
+	MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_MTRRdefType,
+	MSR_IA32_TSC_DEADLINE, MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
+};
+#define N_MSRS (sizeof(msrs_to_save) / sizeof(msrs_to_save[0]))
+
+int kvm_get_msr_index_list(struct kvm_msr_list *list, uint32_t max)
+{
+	uint32_t n = max;
+	list->nmsrs = N_MSRS;
+	if (n < N_MSRS)
+		return -E2BIG;
+	memcpy(list->indices, msrs_to_save, sizeof(msrs_to_save));
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The MTRRs: an array slot for each, so that what is written reads back. */
+static uint64_t *mtrr_slot(struct soft_vcpu *v, uint32_t i)
+{
+	if (i >= MSR_MTRR_FIRST && i <= MSR_MTRR_LAST)
+		return &v->mtrr[i - MSR_MTRR_FIRST];
+	switch (i) {
+	case MSR_MTRRfix64K: return &v->mtrr[16];
+	case MSR_MTRRfix16K_80000: return &v->mtrr[17];
+	case MSR_MTRRfix16K_A0000: return &v->mtrr[18];
+	case MSR_MTRRdefType: return &v->mtrr[27];
+	}
+	if (i >= MSR_MTRRfix4K_FIRST && i <= MSR_MTRRfix4K_LAST)
+		return &v->mtrr[19 + i - MSR_MTRRfix4K_FIRST];
+	return NULL;
+}
+
+/* Returns 0, or 1 when the guest's RDMSR must #GP. host: KVM_GET_MSRS. */
+int kvm_get_msr(struct soft_vcpu *v, uint32_t i, uint64_t *data, int host)
+{
+	struct cpu *c = &v->vmx.cpu;
+	struct irqchip *ic = v->vm->irqchip;
+	(void)host;
+	if (ic) {
+		int r = irqchip_msr_read(ic, v->id, i, data);
+		if (r != IRQCHIP_MSR_NOT_MINE)
+			return r == IRQCHIP_MSR_OK ? 0 : 1;
+	}
+	uint64_t *m = mtrr_slot(v, i);
+	if (m) {
+		*data = *m;
+		return 0;
+	}
+	switch (i) {
+	case MSR_IA32_TSC: *data = cpu_rdtsc(c); break;
+	case MSR_IA32_APICBASE: *data = v->apic_base; break;
+	case MSR_IA32_UCODE_REV: *data = 0x100000000ULL; break;
+	case MSR_MTRRcap: *data = 0x508; break;         /* 8 variable, fixed, WC */
+	case MSR_IA32_SYSENTER_CS: *data = c->sysenter_cs; break;
+	case MSR_IA32_SYSENTER_ESP: *data = c->sysenter_esp; break;
+	case MSR_IA32_SYSENTER_EIP: *data = c->sysenter_eip; break;
+	case MSR_IA32_MISC_ENABLE: *data = v->misc_enable; break;
+	case MSR_IA32_CR_PAT: *data = c->pat; break;
+	case MSR_EFER: *data = c->efer; break;
+	case MSR_STAR: *data = c->star; break;
+	case MSR_LSTAR: *data = c->lstar; break;
+	case MSR_CSTAR: *data = c->cstar; break;
+	case MSR_SYSCALL_MASK: *data = c->sfmask; break;
+	case MSR_FS_BASE: *data = c->seg[S_FS].base; break;
+	case MSR_GS_BASE: *data = c->seg[S_GS].base; break;
+	case MSR_KERNEL_GS_BASE: *data = c->kernel_gs_base; break;
+	case MSR_TSC_AUX: *data = c->tsc_aux; break;
+	default: return 1;
+	}
+	return 0;
+}
+
+/* Returns 0, or 1 when the guest's WRMSR must #GP. host: KVM_SET_MSRS. */
+int kvm_set_msr(struct soft_vcpu *v, uint32_t i, uint64_t data, int host)
+{
+	struct cpu *c = &v->vmx.cpu;
+	struct irqchip *ic = v->vm->irqchip;
+	if (ic) {
+		int r = irqchip_msr_write(ic, v->id, i, data, host);
+		if (r != IRQCHIP_MSR_NOT_MINE)
+			return r == IRQCHIP_MSR_OK ? 0 : 1;
+	}
+	uint64_t *m = mtrr_slot(v, i);
+	if (m) {
+		*m = data;
+		return 0;
+	}
+	int canonical = (uint64_t)((int64_t)(data << 16) >> 16) == data;
+	switch (i) {
+	case MSR_IA32_TSC:
+		c->tsc_offset = data - __builtin_ia32_rdtsc();
+		if (ic)
+			irqchip_vcpu_set_tsc(ic, v->id, now_ns(), data);
+		break;
+	case MSR_IA32_APICBASE: v->apic_base = data; break;
+	case MSR_IA32_UCODE_REV: break;
+	case MSR_IA32_SYSENTER_CS: c->sysenter_cs = data & 0xffff; break;
+	case MSR_IA32_SYSENTER_ESP: c->sysenter_esp = data; break;
+	case MSR_IA32_SYSENTER_EIP: c->sysenter_eip = data; break;
+	case MSR_IA32_MISC_ENABLE: v->misc_enable = data; break;
+	case MSR_IA32_CR_PAT: c->pat = data; break;
+	case MSR_EFER:
+		if (host) {
+			c->efer = data;
+			cpu_update_mode(c);
+		} else if (cpu_set_efer(c, data)) {
+			return 1;
+		}
+		break;
+	case MSR_STAR: c->star = data; break;
+	case MSR_LSTAR:
+		if (!canonical)
+			return 1;
+		c->lstar = data;
+		break;
+	case MSR_CSTAR:
+		if (!canonical)
+			return 1;
+		c->cstar = data;
+		break;
+	case MSR_SYSCALL_MASK: c->sfmask = data & 0xffffffff; break;
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+		if (!canonical)
+			return 1;
+		c->seg[i == MSR_FS_BASE ? S_FS : S_GS].base = data;
+		cpu_update_mode(c);
+		break;
+	case MSR_KERNEL_GS_BASE:
+		if (!canonical)
+			return 1;
+		c->kernel_gs_base = data;
+		break;
+	case MSR_TSC_AUX: c->tsc_aux = data & 0xffffffff; break;
+	default: return 1;
+	}
+	return 0;
+}
+
+/* ---- registers ---- */
+
+void kvm_arch_get_regs(struct soft_vcpu *v, struct kvm_regs *r)
+{
+	struct cpu *c = &v->vmx.cpu;
+	uint64_t *g = c->gpr;
+	*r = (struct kvm_regs){
+		.rax = g[R_AX], .rbx = g[R_BX], .rcx = g[R_CX], .rdx = g[R_DX],
+		.rsi = g[R_SI], .rdi = g[R_DI], .rsp = g[R_SP], .rbp = g[R_BP],
+		.r8 = g[R_R8], .r9 = g[R_R9], .r10 = g[R_R10], .r11 = g[R_R11],
+		.r12 = g[R_R12], .r13 = g[R_R13], .r14 = g[R_R14], .r15 = g[R_R15],
+		.rip = c->rip, .rflags = cpu_get_rflags(c),
+	};
+}
+
+void kvm_arch_set_regs(struct soft_vcpu *v, const struct kvm_regs *r)
+{
+	struct cpu *c = &v->vmx.cpu;
+	uint64_t *g = c->gpr;
+	g[R_AX] = r->rax; g[R_BX] = r->rbx; g[R_CX] = r->rcx; g[R_DX] = r->rdx;
+	g[R_SI] = r->rsi; g[R_DI] = r->rdi; g[R_SP] = r->rsp; g[R_BP] = r->rbp;
+	g[R_R8] = r->r8; g[R_R9] = r->r9; g[R_R10] = r->r10; g[R_R11] = r->r11;
+	g[R_R12] = r->r12; g[R_R13] = r->r13; g[R_R14] = r->r14; g[R_R15] = r->r15;
+	c->rip = r->rip;
+	cpu_set_rflags(c, r->rflags);
+}
+
+static void get_segment(const struct seg *s, struct kvm_segment *k)
+{
+	uint32_t a = s->attr;
+	*k = (struct kvm_segment){
+		.base = s->base, .limit = s->limit, .selector = s->sel,
+		.type = (uint8_t)SEG_TYPE(a), .s = !!(a & SEG_S), .dpl = (uint8_t)SEG_DPL(a),
+		.present = !!(a & SEG_P), .avl = !!(a & SEG_AVL), .l = !!(a & SEG_L),
+		.db = !!(a & SEG_DB), .g = !!(a & SEG_G), .unusable = !!(a & SEG_UNUSABLE),
+	};
+}
+
+static void set_segment(struct seg *s, const struct kvm_segment *k)
+{
+	s->base = k->base;
+	s->limit = k->limit;
+	s->sel = k->selector;
+	s->attr = (k->type & 15u) | (k->s ? SEG_S : 0) | ((k->dpl & 3u) << 5) |
+		  (k->present ? SEG_P : 0) | (k->avl ? SEG_AVL : 0) | (k->l ? SEG_L : 0) |
+		  (k->db ? SEG_DB : 0) | (k->g ? SEG_G : 0) | (k->unusable ? SEG_UNUSABLE : 0);
+}
+
+void kvm_arch_get_sregs(struct soft_vcpu *v, struct kvm_sregs *s)
+{
+	struct cpu *c = &v->vmx.cpu;
+	memset(s, 0, sizeof(*s));
+	get_segment(&c->seg[S_CS], &s->cs);
+	get_segment(&c->seg[S_DS], &s->ds);
+	get_segment(&c->seg[S_ES], &s->es);
+	get_segment(&c->seg[S_FS], &s->fs);
+	get_segment(&c->seg[S_GS], &s->gs);
+	get_segment(&c->seg[S_SS], &s->ss);
+	get_segment(&c->seg[S_TR], &s->tr);
+	get_segment(&c->seg[S_LDTR], &s->ldt);
+	s->gdt.base = c->gdtr.base;
+	s->gdt.limit = c->gdtr.limit;
+	s->idt.base = c->idtr.base;
+	s->idt.limit = c->idtr.limit;
+	s->cr0 = c->cr0;
+	s->cr2 = c->cr2;
+	s->cr3 = c->cr3;
+	s->cr4 = c->cr4;
+	s->efer = c->efer;
+	if (v->vm->irqchip) {
+		s->cr8 = irqchip_get_cr8(v->vm->irqchip, v->id);
+		uint64_t base = 0;
+		kvm_get_msr(v, MSR_IA32_APICBASE, &base, 1);
+		s->apic_base = base;
+	} else {
+		s->apic_base = v->apic_base;
+		if (v->irq_pending)
+			s->interrupt_bitmap[v->irq_vector / 64] |= 1ULL << (v->irq_vector % 64);
+	}
+}
+
+int kvm_arch_set_sregs(struct soft_vcpu *v, const struct kvm_sregs *s)
+{
+	struct cpu *c = &v->vmx.cpu;
+	if ((s->efer & EFER_LME) && (s->cr0 & CR0_PG) && !(s->cr4 & CR4_PAE))
+		return -EINVAL;
+	set_segment(&c->seg[S_CS], &s->cs);
+	set_segment(&c->seg[S_DS], &s->ds);
+	set_segment(&c->seg[S_ES], &s->es);
+	set_segment(&c->seg[S_FS], &s->fs);
+	set_segment(&c->seg[S_GS], &s->gs);
+	set_segment(&c->seg[S_SS], &s->ss);
+	set_segment(&c->seg[S_TR], &s->tr);
+	set_segment(&c->seg[S_LDTR], &s->ldt);
+	c->gdtr.base = s->gdt.base;
+	c->gdtr.limit = s->gdt.limit;
+	c->idtr.base = s->idt.base;
+	c->idtr.limit = s->idt.limit;
+	c->cr0 = s->cr0 | CR0_ET;
+	c->cr2 = s->cr2;
+	c->cr3 = s->cr3;
+	c->cr4 = s->cr4;
+	c->efer = s->efer;
+	if ((c->efer & EFER_LME) && (c->cr0 & CR0_PG))
+		c->efer |= EFER_LMA;
+	/* CPL comes from SS.DPL, as on VMX. */
+	c->cpl = (c->cr0 & CR0_PE) ? (int)s->ss.dpl : 0;
+	cpu_update_mode(c);
+	cpu_flush_tlb(c);
+	cpu_io_abandon(c);
+	v->complete_userspace_io = NULL;
+	if (v->vm->irqchip) {
+		irqchip_set_cr8(v->vm->irqchip, v->id, s->cr8);
+		kvm_set_msr(v, MSR_IA32_APICBASE, s->apic_base, 1);
+	} else {
+		v->apic_base = s->apic_base;
+		v->irq_pending = 0;
+		for (int i = 0; i < 256; i++)
+			if (s->interrupt_bitmap[i / 64] & (1ULL << (i % 64))) {
+				v->irq_pending = 1;
+				v->irq_vector = (uint8_t)i;
+				break;
+			}
+	}
+	return 0;
+}
+
+/* struct kvm_fpu is the FXSAVE image, field by field. */
+void kvm_arch_get_fpu(struct soft_vcpu *v, struct kvm_fpu *f)
+{
+	const uint8_t *x = v->vmx.cpu.fxsave;
+	memset(f, 0, sizeof(*f));
+	memcpy(&f->fcw, x + 0, 2);
+	memcpy(&f->fsw, x + 2, 2);
+	f->ftwx = x[4];
+	memcpy(&f->last_opcode, x + 6, 2);
+	memcpy(&f->last_ip, x + 8, 8);
+	memcpy(&f->last_dp, x + 16, 8);
+	memcpy(&f->mxcsr, x + 24, 4);
+	for (int i = 0; i < 8; i++)
+		memcpy(f->fpr[i], x + 32 + 16 * i, 16);
+	for (int i = 0; i < 16; i++)
+		memcpy(f->xmm[i], x + 160 + 16 * i, 16);
+}
+
+void kvm_arch_set_fpu(struct soft_vcpu *v, const struct kvm_fpu *f)
+{
+	uint8_t *x = v->vmx.cpu.fxsave;
+	memcpy(x + 0, &f->fcw, 2);
+	memcpy(x + 2, &f->fsw, 2);
+	x[4] = f->ftwx;
+	memcpy(x + 6, &f->last_opcode, 2);
+	memcpy(x + 8, &f->last_ip, 8);
+	memcpy(x + 16, &f->last_dp, 8);
+	memcpy(x + 24, &f->mxcsr, 4);
+	for (int i = 0; i < 8; i++)
+		memcpy(x + 32 + 16 * i, f->fpr[i], 16);
+	for (int i = 0; i < 16; i++)
+		memcpy(x + 160 + 16 * i, f->xmm[i], 16);
+}
+
+int kvm_arch_translate(struct soft_vcpu *v, struct kvm_translation *t)
+{
+	int w = 0;
+	int64_t gpa = cpu_translate(&v->vmx.cpu, t->linear_address, &w);
+	t->valid = gpa >= 0;
+	t->physical_address = gpa >= 0 ? (uint64_t)gpa : 0;
+	t->writeable = (uint8_t)w;
+	t->usermode = 0;
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+void kvm_vcpu_reset(struct soft_vcpu *v, int init_event)
+{
+	struct cpu *c = &v->vmx.cpu;
+	uint64_t efer = c->efer;
+	cpu_reset(c);
+	if (init_event)         /* INIT keeps the MSRs; only the core is reset */
+		c->efer = efer & ~(uint64_t)(EFER_LMA | EFER_LME);
+	/* EDX holds the processor signature after reset. */
+	const struct kvm_cpuid_entry2 *e = find_cpuid(v, 1, 0);
+	c->gpr[R_DX] = e ? e->eax : 0x600;
+	v->exception.pending = 0;
+	v->complete_userspace_io = NULL;
+	cpu_flush_code(c);
+}
+
+int kvm_arch_vcpu_create(struct soft_vcpu *v)
+{
+	if (vmx_vcpu_create(v) < 0)
+		return -ENOMEM;
+	v->misc_enable = 1;     /* fast strings */
+	v->apic_base = 0xfee00800ULL | (v->id == 0 ? 0x100 : 0);
+	v->mp_state = v->vm->irqchip ? irqchip_vcpu_initial_mp_state(v->vm->irqchip, v->id)
+				     : KVM_MP_STATE_RUNNABLE;
+	kvm_vcpu_reset(v, 0);
+	return 0;
+}
+
+void kvm_queue_exception(struct soft_vcpu *v, int vector, int has_error, uint32_t error)
+{
+	v->exception.pending = 1;
+	v->exception.vector = (uint8_t)vector;
+	v->exception.has_error = (uint8_t)has_error;
+	v->exception.error = error;
+}
+
+/* ---- the run loop ---- */
+
+/*
+ * Picks the event to inject on this entry, as KVM's inject_pending_event:
+ * a queued exception, then an NMI, then an external interrupt when
+ * RFLAGS.IF allows and no STI/MOV SS shadow is in force. Otherwise asks
+ * for an interrupt-window exit when something is waiting.
+ */
+static void inject_pending_event(struct soft_vcpu *v)
+{
+	struct cpu *c = &v->vmx.cpu;
+	struct irqchip *ic = v->vm->irqchip;
+	c->intr_window_exiting = 0;
+	if (c->inject.type != EV_NONE)
+		return;
+	if (v->exception.pending) {
+		c->inject = (struct cpu_event){ .type = EV_HWEXC, .vector = v->exception.vector,
+						.has_err = v->exception.has_error,
+						.err = v->exception.error };
+		v->exception.pending = 0;
+		return;
+	}
+	if (!c->nmi_blocked && !c->intr_shadow) {
+		int nmi = v->nmi_pending || (ic && irqchip_vcpu_take_nmi(ic, v->id));
+		if (nmi) {
+			v->nmi_pending = 0;
+			c->inject = (struct cpu_event){ .type = EV_NMI, .vector = EX_NMI };
+			return;
+		}
+	}
+	if ((c->flags & F_IF) && !c->intr_shadow) {
+		int vec = -1;
+		if (ic) {
+			vec = irqchip_vcpu_ack_interrupt(ic, v->id);
+		} else if (v->irq_pending) {
+			vec = v->irq_vector;
+			v->irq_pending = 0;
+		}
+		if (vec >= 0) {
+			c->inject = (struct cpu_event){ .type = EV_EXTINT, .vector = (uint8_t)vec };
+			c->stamp++;     /* a device may have written code before interrupting */
+			return;
+		}
+	}
+	if (!ic && (v->irq_pending || v->run->request_interrupt_window))
+		c->intr_window_exiting = 1;
+}
+
+/* INIT and SIPI from the irqchip: kvm_apic_accept_events. */
+static void accept_events(struct soft_vcpu *v)
+{
+	struct irqchip *ic = v->vm->irqchip;
+	uint8_t sipi = 0;
+	if (!ic)
+		return;
+	uint32_t ev = atomic_load(irqchip_vcpu_events(ic, v->id));
+	if (!(ev & (IRQCHIP_EV_INIT | IRQCHIP_EV_SIPI)))
+		return;
+	unsigned todo = irqchip_vcpu_accept_events(ic, v->id, &v->mp_state, &sipi);
+	if (todo & IRQCHIP_DO_INIT)
+		kvm_vcpu_reset(v, 1);
+	if (todo & IRQCHIP_DO_SIPI) {
+		struct cpu *c = &v->vmx.cpu;
+		c->seg[S_CS].sel = (uint16_t)(sipi << 8);
+		c->seg[S_CS].base = (uint64_t)sipi << 12;
+		c->rip = 0;
+		cpu_update_mode(c);
+	}
+}
+
+static int vcpu_enter_guest(struct soft_vcpu *v)
+{
+	accept_events(v);
+	if (v->mp_state != KVM_MP_STATE_RUNNABLE)
+		return 1;
+	inject_pending_event(v);
+	/* kvm_mmu_reload: paging-mode changes and flushes happen inside the CPU. */
+	vmx_vcpu_run(v);
+	return vmx_handle_exit(v);
+}
+
+static int vcpu_has_events(struct soft_vcpu *v, uint32_t ev)
+{
+	struct cpu *c = &v->vmx.cpu;
+	if (ev & (IRQCHIP_EV_NMI | IRQCHIP_EV_INIT | IRQCHIP_EV_SIPI))
+		return 1;
+	return (ev & IRQCHIP_EV_INTR) && (c->flags & F_IF);
+}
+
+/* A halted vCPU, or an AP waiting for its SIPI, sleeps until an event arrives. */
+static int vcpu_block(struct soft_vcpu *v)
+{
+	struct irqchip *ic = v->vm->irqchip;
+	struct cpu *c = &v->vmx.cpu;
+	if (!ic)
+		return -EINVAL;
+	uint32_t mask = IRQCHIP_EV_INIT | IRQCHIP_EV_SIPI;
+	if (v->mp_state == KVM_MP_STATE_HALTED) {
+		mask |= IRQCHIP_EV_NMI;
+		if (c->flags & F_IF)
+			mask |= IRQCHIP_EV_INTR;
+	}
+	uint32_t ev = irqchip_vcpu_wait(ic, v->id, mask, now_ns() + HALT_POLL_NS);
+	if (v->mp_state == KVM_MP_STATE_HALTED && vcpu_has_events(v, ev))
+		v->mp_state = KVM_MP_STATE_RUNNABLE;
+	if (ev & (IRQCHIP_EV_INIT | IRQCHIP_EV_SIPI))
+		accept_events(v);
+	return 1;
+}
+
+static int __vcpu_run(struct soft_vcpu *v)
+{
+	int r = 1;
+	while (r > 0) {
+		if (v->mp_state == KVM_MP_STATE_RUNNABLE)
+			r = vcpu_enter_guest(v);
+		else
+			r = vcpu_block(v);
+		if (r <= 0)
+			break;
+		if (v->run->immediate_exit) {
+			v->run->exit_reason = KVM_EXIT_INTR;
+			r = -EINTR;
+		}
+	}
+	return r;
+}
+
+static void post_run(struct soft_vcpu *v)
+{
+	struct cpu *c = &v->vmx.cpu;
+	struct kvm_run *run = v->run;
+	run->if_flag = !!(c->flags & F_IF);
+	run->flags = 0;
+	if (v->vm->irqchip) {
+		run->cr8 = irqchip_get_cr8(v->vm->irqchip, v->id);
+		uint64_t base = 0;
+		kvm_get_msr(v, MSR_IA32_APICBASE, &base, 1);
+		run->apic_base = base;
+		run->ready_for_interrupt_injection = 0;
+	} else {
+		run->cr8 = 0;
+		run->apic_base = v->apic_base;
+		run->ready_for_interrupt_injection = (c->flags & F_IF) && !c->intr_shadow &&
+						     !v->irq_pending;
+	}
+}
+
+int kvm_arch_vcpu_ioctl_run(struct soft_vcpu *v)
+{
+	struct cpu *c = &v->vmx.cpu;
+	int r;
+	/* The VMM may have written guest code while we were out. */
+	c->stamp++;
+	if (v->run->immediate_exit) {
+		v->run->exit_reason = KVM_EXIT_INTR;
+		r = -EINTR;
+		goto out;
+	}
+	if (v->complete_userspace_io) {
+		int (*cui)(struct soft_vcpu *) = v->complete_userspace_io;
+		v->complete_userspace_io = NULL;
+		r = cui(v);
+		if (r <= 0)
+			goto out;
+	}
+	r = __vcpu_run(v);
+out:
+	post_run(v);
+	return r;
+}
