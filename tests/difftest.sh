@@ -8,6 +8,12 @@ if [ ! -x build/tests/difftest ]; then
 fi
 out=$(timeout -k 5 120 build/tests/difftest --seed 1 --seconds "${DIFFTEST_SECONDS:-5}" 2>&1)
 status=$?
+# The tester must catch a difference when there is one.
+if build/tests/difftest --corrupt --cases 200 >/dev/null 2>&1; then
+	echo "FAIL difftest/catches-differences (a corrupted result went unnoticed)"
+else
+	echo "PASS difftest/catches-differences"
+fi
 if [ $status -eq 0 ]; then
 	echo "PASS difftest/host-vs-soft ($(tail -n 1 <<<"$out"))"
 else

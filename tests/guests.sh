@@ -33,18 +33,20 @@ timeout_s=${GUEST_TIMEOUT:-20}
 # itself); such a guest is skipped there, and only there.
 guest_table() {
 	cat <<'EOF'
-real          | real.bin          | real      |          | 1 |
-prot32        | prot32.bin        | protected |          | 1 |
-prot32_int    | prot32_int.bin    | protected |          | 1 | host KVM cannot emulate IRET, INT n, INT3, INTO, BOUND in protected mode
-prot32_paging | prot32_paging.bin | protected |          | 1 | host KVM triple-faults on 32-bit paging
-long64        | long64.bin        | long      |          | 1 |
-long_int3     | long_int3.bin     | long      |          | 1 | host KVM cannot emulate INT3 or INT n in 64-bit mode
-long_user     | long_user.bin     | long      |          | 1 |
-hlt           | hlt.bin           | long      |          | 1 |
-sti_shadow    | sti_shadow.bin    | long      |          | 1 | host KVM delivers interrupts late after STI in emulated CPL-0 code
-irq_pic       | irq_pic.bin       | protected |          | 1 |
-irq_apic      | irq_apic.bin      | long      |          | 1 |
-smp           | smp.bin           | long      |          | 1 |
+real          | real.bin          | real      |  | 1 |
+prot32        | prot32.bin        | protected |  | 1 |
+prot32_int    | prot32_int.bin    | protected |  | 1 | host KVM cannot emulate IRET, INT n, INT3, INTO, BOUND in protected mode
+prot32_paging | prot32_paging.bin | protected |  | 1 | host KVM supports paging only in long mode
+long64        | long64.bin        | long      |  | 1 |
+long_int3     | long_int3.bin     | long      |  | 1 | host KVM cannot emulate INT3 or INT n in 64-bit mode
+long_user     | long_user.bin     | long      |  | 1 |
+long_syscall  | long_syscall.bin  | long      |  | 1 | host KVM runs CPL-3 code natively: host selectors, no CR4.TSD, SYSCALL and INT n not virtualized
+hlt           | hlt.bin           | long      |  | 1 |
+sti_shadow    | sti_shadow.bin    | long      |  | 1 | host KVM delivers interrupts late after STI in emulated CPL-0 code
+irq_pic       | irq_pic.bin       | protected |  | 1 |
+irq_apic      | irq_apic.bin      | long      |  | 1 |
+apic_eoi      | apic_eoi.bin      | long      |  | 1 | host KVM local APIC keeps no in-service state: ISR, EOI order, level-triggered remote IRR
+smp           | smp.bin           | long      |  | 1 |
 EOF
 }
 

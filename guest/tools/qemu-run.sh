@@ -1,14 +1,24 @@
-#!/bin/sh
-# Runs a raw test guest under QEMU for comparison with runvm:
-#   guest/tools/qemu-run.sh build/guest/NAME.bin real|protected|long [CPUS] [QEMU options]
-# Exit status as runvm's: (debug-exit value << 1) | 1.
+#!/bin/bash
+# Runs a raw test guest under QEMU, to compare with runvm:
+#   guest/tools/qemu-run.sh build/guest/NAME.bin real|protected|long [CPUS [QEMU options]]
+# e.g. `... long 2 -accel tcg`. qemu-shim.S enters the image in the raw
+# loader's documented state. Exit status as runvm's: (debug-exit value << 1) | 1.
+# Differences to expect: QEMU routes the PIT to I/O APIC pin 2, not 0.
 set -eu
+if [ $# -lt 2 ]; then
+	echo "usage: $0 IMAGE real|protected|long [CPUS [QEMU options]]" >&2
+	exit 2
+fi
 image=$1 mode=$2
-cpus=${3:-1}
-[ $# -ge 3 ] && shift 3 || shift $#
+shift 2
+cpus=1
+if [ $# -gt 0 ]; then
+	cpus=$1
+	shift
+fi
 case $mode in
 	real) n=0 ;; protected) n=1 ;; long) n=2 ;;
-	*) echo "usage: $0 IMAGE real|protected|long [CPUS] [QEMU options]" >&2; exit 2 ;;
+	*) echo "$0: unknown mode $mode" >&2; exit 2 ;;
 esac
 dir=$(dirname "$0")
 shim=build/guest/tools/qemu-shim-$mode.elf

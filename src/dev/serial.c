@@ -213,6 +213,13 @@ static void write_thr(struct serial *s, uint8_t v)
 		s->dll = v;
 		return;
 	}
+	/*
+	 * Writing the THR clears its interrupt; the byte leaves at once and
+	 * raises it again. The line drops in between, so an edge-triggered
+	 * controller sees a new interrupt even if the guest never read the IIR.
+	 */
+	s->thre_pending = 0;
+	serial_update_irq(s);
 	if (!(s->mcr & MCR_LOOP))
 		serial_output(s, v);
 	else if (rx_push(s, v) < 0)
@@ -309,11 +316,6 @@ static void serial_power_on(struct serial *s)
 	if (s->irq_level)
 		vm_irq_line(s->vm, COM1_IRQ, 0);
 	s->irq_level = 0;
-}
-
-void serial_restore_terminal(void)
-{
-	terminal_restore();
 }
 
 /* --- Input: escapes and the thread ---------------------------------------- */
@@ -499,6 +501,12 @@ void serial_destroy(struct serial *s)
 		serial_restore_terminal();
 	pthread_cond_destroy(&s->rx_space);
 	free(s);
+}
+
+/* The terminal part lives in terminal.c; this is the name the rest of runvm uses. */
+void serial_restore_terminal(void)
+{
+	terminal_restore();
 }
 
 int serial_irq_level(struct serial *s)

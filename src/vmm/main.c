@@ -66,9 +66,11 @@ static int run(struct vm *vm)
 	for (;;) {
 		why = boot_and_run(vm);
 		vm_machine_destroy(vm);
-		if (why != VM_STOP_RESET)
+		if (atomic_load(&vm->signalled)) {
+			vm->exit_status = RUNVM_EXIT_SIGNAL;
 			break;
-		if (vm->cfg->no_reboot)
+		}
+		if (why != VM_STOP_RESET || vm->cfg->no_reboot)
 			break;
 		guest_mem_clear(&vm->mem);
 		devices_reset(vm);

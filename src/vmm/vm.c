@@ -150,7 +150,8 @@ int vm_machine_create(struct vm *vm)
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vcpu_create(vm, i) < 0)
 			return -1;
-	atomic_store(&vm->stop_reason, VM_RUNNING);
+	if (!atomic_load(&vm->signalled))
+		atomic_store(&vm->stop_reason, VM_RUNNING);
 	return 0;
 }
 
@@ -200,6 +201,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status)
 
 void vm_request_stop_from_signal(struct vm *vm)
 {
+	/* Sticky, so that a reboot under way cannot swallow it. */
+	atomic_store(&vm->signalled, 1);
 	if (claim_stop(vm, VM_STOP_SIGNAL))
 		vm->exit_status = RUNVM_EXIT_SIGNAL;
 	wake_main(vm);

@@ -61,6 +61,7 @@ struct vm {
 	struct boot_state boot;
 
 	_Atomic int stop_reason;
+	_Atomic int signalled;          /* SIGINT/SIGTERM seen: no more reboots */
 	int exit_status;
 	int stop_fd;                    /* eventfd: wakes the main thread on a stop request */
 	pthread_mutex_t machine_lock;   /* guards vm_fd against reboots */

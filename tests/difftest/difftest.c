@@ -10,6 +10,8 @@
  * the scratch memory, and the exception raised (if any) must agree.
  *
  * usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--list]
+ *        difftest --corrupt ...   flips a bit of the soft side's RAX, to show
+ *                                 that the comparison catches a difference
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,10 +369,13 @@ int main(int argc, char **argv)
 	double seconds = 3;
 	long max_cases = -1;
 	int max_insns = 4;
+	int corrupt = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--list")) {
 			gen_list(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--corrupt")) {
+			corrupt = 1;
 		} else if (i + 1 < argc && !strcmp(argv[i], "--seed")) {
 			seed = strtoull(argv[++i], NULL, 0);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--seconds")) {
@@ -380,7 +385,7 @@ int main(int argc, char **argv)
 		} else if (i + 1 < argc && !strcmp(argv[i], "--max-insns")) {
 			max_insns = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--list]\n");
+			fprintf(stderr, "usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--corrupt] [--list]\n");
 			return 2;
 		}
 	}
@@ -415,6 +420,8 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < BATCH && (max_cases < 0 || done < max_cases); i++, done++) {
 			soft_run(&s, &ks[i], &sw);
+			if (corrupt)
+				sw.regs[0] ^= 1ULL << (done % 64);
 			if (compare(&ks[i], &hw[i], &sw)) {
 				fprintf(stderr, "difftest: case %ld (seed %llu) differs:\n", done,
 					(unsigned long long)seed);

@@ -232,7 +232,7 @@ static void encode(struct out *o, struct rng *r, const struct tmpl *t, int size,
 		put(o, op[i]);
 	if (rm < 0) {
 		put(o, 0x40 | (reg & 7) << 3 | 7);      /* mod 01, rm 7 (+REX.B: R15) */
-		put(o, 64 + (rng_next(r) % 112));      /* stays inside the scratch buffer */
+		put(o, rng_next(r) % 112);             /* disp8 0-111: inside the scratch buffer */
 	} else {
 		put(o, 0xc0 | (reg & 7) << 3 | (rm & 7));
 	}
@@ -303,8 +303,8 @@ static void gen_special(struct out *o, struct rng *r, const struct tmpl *t, int 
 	}
 	case SP_STRING: {
 		/* lea rsi/rdi into the middle of the scratch buffer; ecx small; cld or std. */
-		uint8_t set[] = { 0x49, 0x8d, 0x77, 80 + rng_next(r) % 96,      /* lea rsi,[r15+d] */
-				  0x49, 0x8d, 0x7f, 80 + rng_next(r) % 96,      /* lea rdi,[r15+d] */
+		uint8_t set[] = { 0x49, 0x8d, 0x77, 64 + rng_next(r) % 64,      /* lea rsi,[r15+d] */
+				  0x49, 0x8d, 0x7f, 64 + rng_next(r) % 64,      /* lea rdi,[r15+d] */
 				  0xb9, rng_next(r) % 9, 0, 0, 0,                 /* mov ecx, n */
 				  (rng_next(r) & 1) ? 0xfd : 0xfc };              /* std / cld */
 		for (unsigned i = 0; i < sizeof(set); i++)

@@ -26,9 +26,13 @@ static const struct kvm_cpuid_entry2 supported_cpuid[] = {
 	{ .function = 1, .eax = 0x000306a9, .ebx = 0x00010800,
 	  /* CX16, x2APIC, MOVBE, POPCNT, TSC-deadline, hypervisor */
 	  .ecx = (1u << 13) | (1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 31),
-	  /* DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH */
-	  .edx = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) |
-		 (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) },
+	  /*
+	   * FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP PGE CMOV PAT CLFSH MMX.
+	   * The x87/MMX unit is partial for now (fpu.c); SSE is not offered.
+	   */
+	  .edx = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
+		 (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) |
+		 (1u << 19) | (1u << 23) },
 	{ .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
 	  .ebx = (1u << 9) /* ERMS */ },
 	{ .function = 0x80000000, .eax = 0x80000008 },

@@ -21,11 +21,13 @@ uint64_t flags_arith(struct cpu *c)
 
 	switch (c->lf_op & ~3u) {
 	case LF_ADD:
+	case LF_ADC:
 		cf = ((a & b) | ((a | b) & ~res)) & sign;
 		of = (a ^ res) & (b ^ res) & sign;
 		af = (a ^ b ^ res) & 0x10;
 		break;
 	case LF_SUB:
+	case LF_SBB:
 		cf = ((~a & b) | ((~a | b) & res)) & sign;
 		of = (a ^ b) & (a ^ res) & sign;
 		af = (a ^ b ^ res) & 0x10;
@@ -46,10 +48,48 @@ uint64_t flags_arith(struct cpu *c)
 	return f | (cf ? F_CF : 0) | (of ? F_OF : 0) | (af ? F_AF : 0);
 }
 
+/*
+ * Conditions straight from the lazy state where that is exact (CMP/SUB,
+ * logic ops, and ZF/SF of anything), else from the computed flags.
+ */
+static int cond_lazy(struct cpu *c, int cc, int *r)
+{
+	int size = 1 << (c->lf_op & 3);
+	uint64_t m = size_mask(size);
+	uint64_t res = c->lf_res & m;
+	int kind = (int)(c->lf_op & ~3u);
+	switch (cc >> 1) {
+	case 2: *r = res == 0; return 1;
+	case 4: *r = (int)((res >> (size * 8 - 1)) & 1); return 1;
+	}
+	if (kind == LF_SUB) {
+		uint64_t a = c->lf_a & m, b = c->lf_b & m;
+		int64_t sa = (int64_t)sign_extend(a, size), sb = (int64_t)sign_extend(b, size);
+		switch (cc >> 1) {
+		case 1: *r = a < b; return 1;
+		case 3: *r = a <= b; return 1;
+		case 6: *r = sa < sb; return 1;
+		case 7: *r = sa <= sb; return 1;
+		}
+	} else if (kind == LF_LOGIC) {
+		int sf = (int)((res >> (size * 8 - 1)) & 1);
+		switch (cc >> 1) {
+		case 0:
+		case 1: *r = 0; return 1;
+		case 3: *r = res == 0; return 1;
+		case 6: *r = sf; return 1;
+		case 7: *r = res == 0 || sf; return 1;
+		}
+	}
+	return 0;
+}
+
 int cond_true(struct cpu *c, int cc)
 {
-	uint64_t f = c->lf_op ? flags_arith(c) : c->flags;
 	int r;
+	if (c->lf_op && cond_lazy(c, cc, &r))
+		return r ^ (cc & 1);
+	uint64_t f = c->lf_op ? flags_arith(c) : c->flags;
 	switch (cc >> 1) {
 	case 0: r = !!(f & F_OF); break;
 	case 1: r = !!(f & F_CF); break;
@@ -76,7 +116,7 @@ static uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
 		return r;
 	case ALU_ADC:
 		r = (a + b + (uint64_t)get_cf(c)) & m;
-		set_lazy(c, LF_ADD, size, r, a, b);
+		set_lazy(c, LF_ADC, size, r, a, b);
 		return r;
 	case ALU_SUB:
 	case ALU_CMP:
@@ -85,7 +125,7 @@ static uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
 		return r;
 	case ALU_SBB:
 		r = (a - b - (uint64_t)get_cf(c)) & m;
-		set_lazy(c, LF_SUB, size, r, a, b);
+		set_lazy(c, LF_SBB, size, r, a, b);
 		return r;
 	case ALU_OR: r = a | b; break;
 	case ALU_AND: r = a & b; break;

@@ -64,9 +64,21 @@ static void set_zf_only(struct cpu *c, int zf)
 	c->flags = (c->flags & ~(uint64_t)F_ZF) | (zf ? F_ZF : 0);
 }
 
+/*
+ * F3 0F BC is TZCNT where BMI1 exists and BSF elsewhere; the results agree
+ * for a nonzero source, so TZCNT it is (CF: source zero, ZF: result zero).
+ */
 void op_bsf(struct cpu *c, const struct insn *in)
 {
 	uint64_t v = rm_read(c, in, in->opsize);
+	if (in->rep == 0xf3) {
+		int size = in->opsize;
+		int n = v ? __builtin_ctzll(v) : size * 8;
+		reg_write(c, in->reg, size, (uint64_t)n);
+		flags_eager(c);
+		c->flags = (c->flags & ~(uint64_t)(F_CF | F_ZF)) | (v ? 0 : F_CF) | (n ? 0 : F_ZF);
+		return;
+	}
 	if (!v) {
 		set_zf_only(c, 1);
 		return;

@@ -147,3 +147,17 @@ void op_iret(struct cpu *c, const struct insn *in)
 {
 	do_iret(c, in->opsize);
 }
+
+/* 62: BOUND (legacy modes): the signed index must lie within the pair in memory. */
+void op_bound(struct cpu *c, const struct insn *in)
+{
+	if (in->mod == 3)
+		UD(c);
+	int size = in->opsize;
+	uint64_t ea = insn_ea(c, in);
+	int64_t lo = (int64_t)sign_extend(mem_read(c, in->seg, ea, size), size);
+	int64_t hi = (int64_t)sign_extend(mem_read(c, in->seg, (ea + size) & size_mask(in->adsize), size), size);
+	int64_t idx = (int64_t)sign_extend(reg_read(c, in->reg, size), size);
+	if (idx < lo || idx > hi)
+		cpu_fault_noerr(c, EX_BR);
+}

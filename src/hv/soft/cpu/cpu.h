@@ -350,7 +350,8 @@ static inline int cpu_kicked(struct cpu *c)
 }
 
 /* Lazy flag kinds; the low 2 bits of lf_op hold log2 of the size. */
-enum { LF_NONE = 0, LF_ADD = 4, LF_SUB = 8, LF_LOGIC = 12, LF_INC = 16, LF_DEC = 20 };
+enum { LF_NONE = 0, LF_ADD = 4, LF_SUB = 8, LF_LOGIC = 12, LF_INC = 16, LF_DEC = 20,
+       LF_ADC = 24, LF_SBB = 28 };
 
 /* cpu.c: life cycle and state. */
 int cpu_init(struct cpu *c, struct pmem *pm, const struct cpu_platform *plat, void *opaque);

@@ -154,6 +154,16 @@ void op_cmpxchg(struct cpu *c, const struct insn *in)
 {
 	int size = in->opsize;
 	uint64_t acc = reg_read(c, R_AX, size);
+	if (in->mod == 3) {
+		/* A register destination is written only on success (upper half kept otherwise). */
+		uint64_t dst = reg_read(c, in->rm, size);
+		uint64_t v = cmpxchg_rmw(c, 0, size, dst, reg_read(c, in->reg, size));
+		if (dst == acc)
+			reg_write(c, in->rm, size, v);
+		else
+			reg_write(c, R_AX, size, dst);
+		return;
+	}
 	uint64_t old = rm_rmw(c, in, size, cmpxchg_rmw, 0, reg_read(c, in->reg, size),
 			      in->pfx & PFX_LOCK);
 	if (old != acc)
@@ -221,13 +231,20 @@ static uint64_t xadd_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_
 	return r;
 }
 
+/* TEMP = SRC + DEST; SRC = DEST; DEST = TEMP: with one register for both, the sum wins. */
 void op_xadd(struct cpu *c, const struct insn *in)
 {
-	uint64_t src = reg_read(c, in->reg, in->opsize);
-	uint64_t old = rm_rmw(c, in, in->opsize, xadd_rmw, 0, src, in->pfx & PFX_LOCK);
-	reg_write(c, in->reg, in->opsize, old);
-	if (in->mod == 3 && in->rm != in->reg)
-		reg_write(c, in->rm, in->opsize, (old + src) & size_mask(in->opsize));
+	int size = in->opsize;
+	uint64_t src = reg_read(c, in->reg, size);
+	if (in->mod == 3) {
+		uint64_t dst = reg_read(c, in->rm, size);
+		uint64_t sum = xadd_rmw(c, 0, size, dst, src);
+		reg_write(c, in->reg, size, dst);
+		reg_write(c, in->rm, size, sum);
+		return;
+	}
+	uint64_t old = rm_rmw(c, in, size, xadd_rmw, 0, src, in->pfx & PFX_LOCK);
+	reg_write(c, in->reg, size, old);
 }
 
 void op_push_r(struct cpu *c, const struct insn *in)

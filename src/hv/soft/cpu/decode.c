@@ -60,6 +60,7 @@ static const struct opcode one_byte[256] = {
 	[0x6a] = { op_push_imm, I8 | D64 }, [0x6b] = { op_imul_r_rm_imm, M | I8 },
 	[0x6c] = { op_ins, B }, [0x6d] = { op_ins, 0 }, [0x6e] = { op_outs, B }, [0x6f] = { op_outs, 0 },
 	X16(0x70, ((struct opcode){ op_jcc, I8 | F64 | END })),
+	[0x62] = { op_bound, M | I64 },
 	[0x80] = { NULL, G(G1) | B | I8 }, [0x81] = { NULL, G(G1) | IZ },
 	[0x82] = { NULL, G(G1) | B | I8 | I64 }, [0x83] = { NULL, G(G1) | I8 },
 	[0x84] = { op_test_rm_r, M | B }, [0x85] = { op_test_rm_r, M },
@@ -124,7 +125,10 @@ static const struct opcode two_byte[256] = {
 	X16(0x40, ((struct opcode){ op_cmovcc, M })),
 	X16(0x50, ((struct opcode){ op_sse, M })),
 	X16(0x60, ((struct opcode){ op_sse, M })),
-	X8(0x70, ((struct opcode){ op_sse, M })),
+	[0x70] = { op_sse, M | I8 }, [0x71] = { op_sse, M | I8 }, [0x72] = { op_sse, M | I8 },
+	[0x73] = { op_sse, M | I8 }, [0x74] = { op_sse, M }, [0x75] = { op_sse, M },
+	[0x76] = { op_sse, M }, [0x77] = { op_sse, 0 },
+	X8(0x78, ((struct opcode){ op_sse, M })),
 	X16(0x80, ((struct opcode){ op_jcc, IZ | F64 | END })),
 	X16(0x90, ((struct opcode){ op_setcc, M | B })),
 	[0xa0] = { op_push_sreg, D64 }, [0xa1] = { op_pop_sreg, D64 | END },
@@ -410,7 +414,8 @@ static int decode_one(const uint8_t *bytes, int avail, int code_size, struct ins
 			if (code_size == 8 && (f & (D64 | F64)) && !(rex & 8))
 				in->opsize = (f & F64) || !opsz ? 8 : 2;
 		}
-		if (f & B)
+		/* In a group, ModRM.reg is an opcode extension, never a byte register. */
+		if ((f & B) && !(f & GRP))
 			in->reg = byte_reg(reg, rex);
 		else
 			in->reg = (uint8_t)reg;

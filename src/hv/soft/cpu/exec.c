@@ -21,7 +21,9 @@
 
 #define BLOCK_MAX_INSNS 64
 #define HASH_BITS 15
+#ifndef MAX_BLOCKS
 #define MAX_BLOCKS (1 << 15)
+#endif
 #define MAX_INSNS (1 << 18)
 #define MAX_BYTES (1 << 21)
 
@@ -337,7 +339,8 @@ static void check_epochs(struct cpu *c)
 	c->stamp++;
 }
 
-/* Runs one block (or one instruction); returns an exit reason or 0 to go on. */
+/* Runs one block (or one instruction); returns an exit reason, or GO_ON. */
+#define GO_ON (-1)      /* exit reason 0 is a real one (exception or NMI) */
 static int exec_step(struct cpu *c)
 {
 	/* An interrupt shadow covers exactly the next instruction: run it first. */
@@ -347,7 +350,7 @@ static int exec_step(struct cpu *c)
 			c->exit.intr = (struct cpu_event){ .type = EV_HWEXC, .vector = EX_DB };
 			return EXIT_EXCEPTION_NMI;
 		}
-		return c->step_one ? EXIT_MONITOR_TRAP : 0;
+		return c->step_one ? EXIT_MONITOR_TRAP : GO_ON;
 	}
 	if (unlikely(cpu_kicked(c)))
 		return EXIT_EXTERNAL_INTERRUPT;
@@ -364,7 +367,7 @@ static int exec_step(struct cpu *c)
 	struct block *b = host ? find_block(c, gpa, host) : NULL;
 	if (!b) {
 		exec_one(c);
-		return 0;
+		return GO_ON;
 	}
 	const struct insn *in = &c->bc->insns[b->first];
 	unsigned i;
@@ -381,7 +384,7 @@ static int exec_step(struct cpu *c)
 		}
 	}
 	retire(c, i);
-	return 0;
+	return GO_ON;
 }
 
 int cpu_run(struct cpu *c)
@@ -415,7 +418,7 @@ int cpu_run(struct cpu *c)
 	}
 	for (;;) {
 		int reason = exec_step(c);
-		if (reason) {
+		if (reason != GO_ON) {
 			c->exit.reason = (uint32_t)reason;
 			c->exit.insn_len = 0;
 			return reason;

@@ -28,7 +28,7 @@ insn_fn op_movs, op_cmps, op_stos, op_lods, op_scas, op_ins, op_outs;
 /* control.c */
 insn_fn op_jcc, op_jmp_rel, op_call_rel, op_ret, op_jmp_rm, op_call_rm;
 insn_fn op_jmp_far, op_jmp_far_m, op_call_far, op_call_far_m, op_retf;
-insn_fn op_loop, op_jcxz, op_int, op_int3, op_into, op_int1, op_iret;
+insn_fn op_loop, op_jcxz, op_int, op_int3, op_into, op_int1, op_iret, op_bound;
 
 /* data.c */
 insn_fn op_mov_rm_r, op_mov_r_rm, op_mov_rm_sreg, op_mov_sreg_rm, op_mov_r_imm;
@@ -44,6 +44,9 @@ insn_fn op_xlat, op_nop, op_lfar, op_movbe;
 insn_fn op_hlt, op_in, op_out, op_cpuid, op_rdmsr, op_wrmsr, op_rdtsc, op_rdtscp;
 insn_fn op_mov_r_cr, op_mov_cr_r, op_mov_r_dr, op_mov_dr_r, op_grp6, op_grp7;
 insn_fn op_clts, op_invd, op_ud, op_syscall, op_sysret, op_sysenter, op_sysexit;
-insn_fn op_lar, op_lsl, op_grp15, op_fpu, op_sse, op_rdpmc;
+insn_fn op_lar, op_lsl, op_grp15, op_rdpmc;
+
+/* fpu.c */
+insn_fn op_fpu, op_sse;
 
 #endif

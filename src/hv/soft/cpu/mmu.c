@@ -88,6 +88,8 @@ void *pmem_host(struct pmem *pm, uint64_t gpa, uint64_t len)
 #define PTE_PS  (1ULL << 7)
 #define PTE_NX  (1ULL << 63)
 #define PTE_ADDR 0x000ffffffffff000ULL
+/* Address bits beyond the 40 physical bits CPUID reports. */
+#define PTE_RSVD_PHYS 0x000fff0000000000ULL
 
 #define PF_P    1
 #define PF_W    2
@@ -166,6 +168,8 @@ static void walk_paging(struct cpu *c, uint64_t lin, int acc, int user, struct w
 		uint64_t e = pte_load(p, wide);
 		if (!(e & PTE_P))
 			page_fault(c, lin, err);
+		if (wide && (e & PTE_RSVD_PHYS))
+			page_fault(c, lin, err | PF_P | PF_RSVD);
 		if ((e & PTE_NX) && !nxe)
 			page_fault(c, lin, err | PF_P | PF_RSVD);
 		ptrs[n] = p;
@@ -177,6 +181,9 @@ static void walk_paging(struct cpu *c, uint64_t lin, int acc, int user, struct w
 			  (wide ? (level <= 2 || (level == 3 && levels == 4)) : (c->cr4 & CR4_PSE));
 		if (big) {
 			page_size = 1ULL << shift;
+			/* Between the PAT bit (12) and the frame: reserved. */
+			if (wide && (e & (page_size - 1) & ~0x1fffULL))
+				page_fault(c, lin, err | PF_P | PF_RSVD);
 			frame = wide ? e & PTE_ADDR & ~(page_size - 1) : e & 0xffc00000;
 			break;
 		}
@@ -385,20 +392,39 @@ uint64_t mem_rmw(struct cpu *c, int seg, uint64_t off, int size, rmw_fn *f, int 
 		if (((uintptr_t)p & (size - 1)) == 0)
 			return atomic_rmw(c, p, size, f, arg, src);
 	}
-	/* Slow path: check the write can happen before reading. */
+	/* Slow path: both pages translated for writing before anything is read. */
 	if (c->mode != MODE_LONG)
 		lin = (uint32_t)lin;
-	struct xlate x;
+	struct xlate x, y = { 0 };
+	int first = (int)(4096 - (lin & 0xfff));
+	if (first > size)
+		first = size;
 	xlate_fill(c, lin, ACC_W, &x);
-	if ((lin & 0xfff) + (uint64_t)size > 4096)
-		mmu_translate(c, lin + size - 1, ACC_W);
+	if (first < size)
+		xlate_fill(c, lin + first, ACC_W, &y);
+	if (!x.host || (first < size && !y.host)) {
+		/* MMIO: a read then a write, each through the VMM; never atomic. */
+		old = lin_read_slow(c, lin, size, ACC_R);
+		lin_write_slow(c, lin, size, f(c, arg, size, old, src), 0);
+		return old;
+	}
+	uint8_t buf[8];
 	if (atomic)
 		pthread_mutex_lock(&split_lock);
-	old = lin_read_slow(c, lin, size, ACC_R);
-	uint64_t nv = f(c, arg, size, old, src);
-	lin_write_slow(c, lin, size, nv, 0);
+	memcpy(buf, x.host, (size_t)first);
+	if (first < size)
+		memcpy(buf + first, y.host, (size_t)(size - first));
+	old = host_load(buf, size);
+	host_store(buf, size, f(c, arg, size, old, src));
+	if (!x.slot->readonly)
+		memcpy(x.host, buf, (size_t)first);
+	if (first < size && !y.slot->readonly)
+		memcpy(y.host, buf + first, (size_t)(size - first));
 	if (atomic)
 		pthread_mutex_unlock(&split_lock);
+	note_write(c, &x);
+	if (first < size)
+		note_write(c, &y);
 	return old;
 }
 

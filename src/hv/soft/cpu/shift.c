@@ -110,8 +110,11 @@ static void shxd(struct cpu *c, const struct insn *in, int right)
 	uint64_t src = reg_read(c, in->reg, size);
 	uint64_t lin = 0;
 
-	if (!cnt)
+	if (!cnt) {
+		if (in->mod == 3 && size == 4)  /* the register is still written: zero-extended */
+			reg_write(c, in->rm, 4, reg_read(c, in->rm, 4));
 		return;
+	}
 	if (in->mod != 3)
 		lin = insn_ea(c, in);
 	uint64_t dst = in->mod == 3 ? reg_read(c, in->rm, size) : mem_read(c, in->seg, lin, size);
@@ -122,16 +125,18 @@ static void shxd(struct cpu *c, const struct insn *in, int right)
 			r = (uint64_t)((((unsigned __int128)dst << 64 | src) << cnt) >> 64);
 		else
 			r = (uint64_t)((((uint64_t)dst << bits | src) << cnt) >> bits) & m;
-		cf = (int)((dst >> (bits - cnt)) & 1);
-		if (cnt > (unsigned)bits)
+		if (cnt <= (unsigned)bits)
+			cf = (int)((dst >> (bits - cnt)) & 1);
+		else
 			cf = (int)((src >> (2 * bits - cnt)) & 1);
 	} else {
 		if (size == 8)
 			r = (uint64_t)(((unsigned __int128)src << 64 | dst) >> cnt);
 		else
 			r = (uint64_t)((((uint64_t)src << bits) | dst) >> cnt) & m;
-		cf = (int)((dst >> (cnt - 1)) & 1);
-		if (cnt > (unsigned)bits)
+		if (cnt <= (unsigned)bits)
+			cf = (int)((dst >> (cnt - 1)) & 1);
+		else
 			cf = (int)((src >> (cnt - 1 - bits)) & 1);
 	}
 	r &= m;

@@ -1,8 +1,8 @@
 /*
  * System instructions: control and debug registers, descriptor tables,
  * LDT/TR, CPUID, MSRs, the TSC, HLT, port I/O, SWAPGS, the fast system
- * calls (SYSCALL/SYSRET, SYSENTER/SYSEXIT), and the placeholders for
- * x87/SSE (next step: they raise #NM/#UD for now).
+ * calls (SYSCALL/SYSRET, SYSENTER/SYSEXIT), and the fences and
+ * CLFLUSH of group 15.
  *
  * CPUID, RDMSR/WRMSR, HLT and VMCALL leave the CPU as VM exits; the
  * hypervisor emulates them (vmx.c), like KVM does.
@@ -580,23 +580,5 @@ void op_grp15(struct cpu *c, const struct insn *in)
 	}
 	if (c->cr0 & (CR0_EM | CR0_TS))
 		cpu_fault_noerr(c, (c->cr0 & CR0_EM) ? EX_UD : EX_NM);
-	UD(c);
-}
-
-void op_fpu(struct cpu *c, const struct insn *in)
-{
-	(void)in;
-	if (c->cr0 & (CR0_EM | CR0_TS))
-		cpu_fault_noerr(c, EX_NM);
-	UD(c);
-}
-
-void op_sse(struct cpu *c, const struct insn *in)
-{
-	(void)in;
-	if (c->cr0 & CR0_EM)
-		UD(c);
-	if (c->cr0 & CR0_TS)
-		cpu_fault_noerr(c, EX_NM);
 	UD(c);
 }
