@@ -4,8 +4,8 @@
  * the testdev port, MMIO to the testdev window, RDTSC and CPUID. Built for
  * real mode (MODE 16, loaded at 0x7c00), 32-bit protected mode (MODE 32)
  * and long mode (MODE 64, loaded at 1 MiB); in long mode the operand loop
- * runs a second time at CPL 3 (entered with IRETQ, left with SYSCALL and
- * SYSRET), where the host CPU itself runs side A.
+ * runs a second time at CPL 3 (entered with IRETQ, left with SYSCALL),
+ * where the host CPU itself runs side A.
  *
  * It takes no interrupts, sets no TF, and ends by writing 0 to the
  * debug-exit port, printing its progress on COM1.
@@ -546,7 +546,7 @@ user_code:
 	syscall
 
 /*
- * SYSCALL 1 returns with EAX = 0x1235; SYSCALL 2 ends the run at CPL 0
+ * SYSCALL 1 returns (by IRETQ) with EAX = 0x1235; SYSCALL 2 ends the run at CPL 0
  * (a guest of the host's KVM cannot have IOPL 3, so CPL 3 has no ports).
  */
 kernel_entry:
@@ -555,10 +555,12 @@ kernel_entry:
 	cmp $1, %edi
 	jne 1f
 	mov $0x1235, %eax
+	pushq $0x23                 /* IRETQ, not SYSRETQ: the host KVM cannot emulate SYSRET */
 	push %r10
-	pop %r10
-	mov %r10, %rsp
-	sysretq
+	push %r11
+	pushq $0x2b
+	push %rcx
+	iretq
 1:	mov $msg_user, %rsi
 	call print
 	ret
