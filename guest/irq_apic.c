@@ -92,7 +92,7 @@ static void test_lapic_timer(void)
 
 	test_start("lapic timer periodic");
 	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | TIMER_VECTOR);
-	lapic_write(LAPIC_TIMER_ICR, 200000);                   /* 0.2 ms */
+	lapic_write(LAPIC_TIMER_ICR, 1000000);                  /* 1 ms */
 	for (int i = 0; i < 10 && irq_count[TIMER_VECTOR] < 4; i++) {
 		sti_hlt();
 		cli();
@@ -100,7 +100,7 @@ static void test_lapic_timer(void)
 	expect_true("reloads: still counting", lapic_read(LAPIC_TIMER_CCR) != 0);
 	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
 	lapic_write(LAPIC_TIMER_ICR, 0);
-	expect_eq("three more interrupts", irq_count[TIMER_VECTOR], 4);
+	expect_true("three more interrupts", irq_count[TIMER_VECTOR] >= 4);
 	test_end();
 }
 

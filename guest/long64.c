@@ -2,7 +2,8 @@
  * Long mode (64-bit, CPL 0): port I/O of every width and rep ins/outs,
  * MMIO of every width to the testdev window, CPUID, MSRs, control
  * registers, and exceptions through the guest's own IDT: #UD, #DE, #GP,
- * #NP and #PF with error codes and CR2 on the guest's own page tables.
+ * #NP and #PF with error codes and CR2 on the guest's own page tables;
+ * and the platform's CMOS, fw_cfg and ACPI PM timer.
  */
 #include "paging64.h"
 #include "seg.h"
@@ -317,6 +318,35 @@ static void test_mappings(void)
 	test_end();
 }
 
+/* ---------------- platform devices ---------------- */
+
+static uint8_t cmos_read(uint8_t reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+static void test_platform(void)
+{
+	test_start("cmos, fw_cfg, pm timer");
+	expect_eq("CMOS register D: valid RAM and time", cmos_read(0x0d) & 0x80, 0x80);
+	uint8_t sec = cmos_read(0x00);
+	if (!(cmos_read(0x0b) & 0x04))                  /* BCD */
+		sec = (uint8_t)((sec >> 4) * 10 + (sec & 15));
+	expect_true("CMOS seconds < 60", sec < 60);
+	outb(0x70, 0x38);
+	outb(0x71, 0xa5);
+	expect_eq("CMOS RAM byte 0x38", cmos_read(0x38), 0xa5);
+	expect_true("fw_cfg signature", fwcfg_present());
+	/* The ACPI PM timer (3.58 MHz, 24 bits) at the FADT's port. */
+	uint32_t t0 = inl(0x608), t1 = t0;
+	for (int i = 0; i < 100 && t1 == t0; i++)
+		t1 = inl(0x608);
+	expect_true("PM timer advances", t1 != t0);
+	expect_eq("PM timer is 24 bits", (t0 | t1) >> 24, 0);
+	test_end();
+}
+
 void guest_main(void)
 {
 	idt_init(SEL_CODE64);
@@ -335,4 +365,5 @@ void guest_main(void)
 	test_pf_basic();
 	test_pf_nx();
 	test_mappings();
+	test_platform();
 }

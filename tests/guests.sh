@@ -24,6 +24,8 @@ if [ ! -x "$runvm" ]; then
 	exit 2
 fi
 
+# Overridable for testing this script: where the images are, the timeout
+# per guest, the KVM device.
 images=${GUEST_DIR:-build/guest}
 timeout_s=${GUEST_TIMEOUT:-20}
 
@@ -52,8 +54,9 @@ EOF
 
 # Whether this host's /dev/kvm can be opened, and whether the CPU has
 # hardware virtualization (without it, the host-KVM limits apply).
+kvm_dev=${KVM_DEVICE:-/dev/kvm}
 kvm_usable() {
-	[ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null
+	[ -c "$kvm_dev" ] && (exec 3<>"$kvm_dev") 2>/dev/null
 }
 hw_virt() {
 	grep -qwE 'vmx|svm' /proc/cpuinfo 2>/dev/null
@@ -120,7 +123,11 @@ while IFS='|' read -r name image mode extra mincpus limit; do
 		echo "PASS $tag"
 	else
 		echo "FAIL $tag: $why"
-		tail -n 20 "$out" | tr -d '\r' | sed 's/^/    /'
+		if [ -s "$out" ]; then
+			tail -n 20 "$out" | tr -d '\r' | sed 's/^/    /'
+		else
+			echo "    (no output)"
+		fi
 		failed=$((failed + 1))
 	fi
 done <<EOF

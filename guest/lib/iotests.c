@@ -117,6 +117,28 @@ void test_pio_string(void)
 		test_end();
 	}
 
+	/* Long strings that cross pages: a hypervisor moves them in pieces. */
+	test_start("rep ins/outs across pages");
+	static uint8_t big[3 * 4096] ALIGNED(4096);
+	big[4000 + 5999] = 0x77;
+	const void *s_end;
+	void *d_end;
+	uintptr_t left;
+	rep_outs(1, &big[4000], 6000, &s_end, &left);
+	expect_eq("outsb: count", left, 0);
+	expect_eq("outsb: last byte at the port", inb(TESTDEV_PORT), 0x77);
+	outb(TESTDEV_PORT, 0x3c);
+	big[3999] = 0;
+	big[10000] = 0;
+	rep_ins(1, &big[4000], 6000, &d_end, &left);
+	expect_eq("insb: destination advanced", (uintptr_t)d_end - (uintptr_t)&big[4000], 6000);
+	expect_eq("insb: first", big[4000], 0x3c);
+	expect_eq("insb: after the first page", big[4096], 0x3c);
+	expect_eq("insb: last", big[9999], 0x3c);
+	expect_eq("insb: not before", big[3999], 0);
+	expect_eq("insb: not after", big[10000], 0);
+	test_end();
+
 	test_start("rep insb, DF=1");
 	uint8_t bytes[8];
 	memset(bytes, 0, sizeof(bytes));

@@ -80,11 +80,9 @@ _start:
 	mov $0xb000, %edi
 	mov $0x83, %eax
 	mov $2048, %ecx
-2:	mov %eax, (%edi)
+2:	mov %eax, (%edi)                /* high halves stay 0 from the clear */
 	add $0x200000, %eax
-	jnc 3f
-	movl $1, 4(%edi)                /* never: 4 GiB ends exactly at the carry */
-3:	add $8, %edi
+	add $8, %edi
 	loop 2b
 	mov $0x9000, %eax
 	mov %eax, %cr3

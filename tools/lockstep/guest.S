@@ -3,9 +3,10 @@
  * of operand values (every pair of them), string operations, port I/O to
  * the testdev port, MMIO to the testdev window, RDTSC and CPUID. Built for
  * real mode (MODE 16, loaded at 0x7c00), 32-bit protected mode (MODE 32)
- * and long mode (MODE 64, loaded at 1 MiB); in long mode the operand loop
- * runs a second time at CPL 3 (entered with IRETQ, left with SYSCALL),
- * where the host CPU itself runs side A.
+ * and long mode (MODE 64, loaded at 1 MiB). With USER_MODE (long mode)
+ * the operand loop runs a second time at CPL 3 (entered with IRETQ, left
+ * with SYSCALL), where a host KVM with VT-x or AMD-V runs side A on the
+ * host CPU itself.
  *
  * It takes no interrupts, sets no TF, and ends by writing 0 to the
  * debug-exit port, printing its progress on COM1.
@@ -71,7 +72,7 @@ _start:
 	call mmio
 #endif
 	call host_dependent
-#if MODE == 64
+#ifdef USER_MODE
 	call user_round_trip
 #endif
 	mov $msg_done, XSI
@@ -314,11 +315,12 @@ alu:
 	lea (%eax,%eax,8), %ecx
 
 #if MODE != 64
-	/* decimal adjustment (what the host KVM's emulator knows of it) */
+	/*
+	 * Decimal adjustment: only what the host KVM's emulator gets right
+	 * (it has no DAA, AAA or AAS, and sets SF, ZF and PF from AX instead
+	 * of AL after AAM and AAD).
+	 */
 	das
-	aam
-	aad
-	aam $16
 	mov val_a, %eax
 #else
 	/* 64-bit operands and the extra registers */
@@ -487,9 +489,9 @@ host_dependent:
 	sub %eax, %ecx
 	ret
 
-/* ---------------- CPL 3 (long mode) ---------------- */
+/* ---------------- CPL 3 (long mode, with USER_MODE) ---------------- */
 
-#if MODE == 64
+#ifdef USER_MODE
 #define PML4  0x9000                /* the loader's page tables */
 #define PDPT  0xa000
 #define PD    0xb000

@@ -46,6 +46,8 @@ struct opcode {
 	int has_modrm;                  /* a byte followed the opcode */
 	uint8_t modrm;
 	uint8_t rex;
+	int rep;                        /* an F2 or F3 prefix */
+	int addr_override;              /* a 67 prefix */
 };
 
 #define ANY_REG 0xff
@@ -134,8 +136,12 @@ static int decode_opcode(const uint8_t *b, size_t len, int long64, struct opcode
 {
 	size_t i = 0;
 	memset(op, 0, sizeof(*op));
-	while (i < len && i < INSN_MAX && is_legacy_prefix(b[i]))
-		i++;
+	for (; i < len && i < INSN_MAX && is_legacy_prefix(b[i]); i++) {
+		if (b[i] == 0xf2 || b[i] == 0xf3)
+			op->rep = 1;
+		if (b[i] == 0x67)
+			op->addr_override = 1;
+	}
 	if (long64 && i < len && (b[i] & 0xf0) == 0x40)
 		op->rex = b[i++];
 	if (i >= len)
@@ -177,8 +183,7 @@ void insn_effects(const uint8_t *bytes, size_t len, const struct cpu_state *st, 
 {
 	memset(e, 0, sizeof(*e));
 	struct opcode op;
-	int long64 = (st->sregs.efer & (1ULL << 10)) && st->sregs.cs.l;
-	if (decode_opcode(bytes, len, long64, &op) < 0)
+	if (decode_opcode(bytes, len, state_long64(st), &op) < 0)
 		return;
 	for (size_t i = 0; i < sizeof(insn_rules) / sizeof(insn_rules[0]); i++) {
 		const struct insn_rule *r = &insn_rules[i];
@@ -192,6 +197,33 @@ void insn_effects(const uint8_t *bytes, size_t len, const struct cpu_state *st, 
 			e->host_regs |= 1u << ((op.modrm & 7) | ((op.rex & 1) << 3));
 		return;
 	}
+}
+
+static int is_string_op(uint8_t op)
+{
+	return (op >= 0x6c && op <= 0x6f) || (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf);
+}
+
+/* The address size in bits of code running in st, before a 67 prefix. */
+static unsigned default_addr_bits(const struct cpu_state *st)
+{
+	if (state_long64(st))
+		return 64;
+	return st->sregs.cs.db ? 32 : 16;
+}
+
+int insn_rep_string(const uint8_t *bytes, size_t len, const struct cpu_state *st, uint64_t *count_mask)
+{
+	struct opcode op;
+	if (decode_opcode(bytes, len, state_long64(st), &op) < 0)
+		return 0;
+	if (!op.rep || op.map != MAP_1BYTE || !is_string_op(op.op))
+		return 0;
+	unsigned bits = default_addr_bits(st);
+	if (op.addr_override)
+		bits = bits == 32 ? 16 : 32;
+	*count_mask = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
+	return 1;
 }
 
 uint64_t *regs_gpr(struct kvm_regs *r, unsigned i)

@@ -44,6 +44,15 @@ struct side {
 	char label;                     /* 'A' or 'B' */
 	struct vm vm;
 	struct vcpu *vcpu;
+	/*
+	 * Finish an instruction that exited for I/O with a KVM_RUN that has
+	 * immediate_exit set: KVM completes the I/O and returns at once (its
+	 * API documents it). Needed because this host's KVM loses the
+	 * single-step trap of such an instruction and would report it only
+	 * after the next one.
+	 */
+	int finish_io_at_once;
+	int pending;                    /* its kvm_run holds an exit not yet paired */
 };
 
 /* What KVM_GET_REGS and KVM_GET_SREGS return, together. */
@@ -59,8 +68,11 @@ int side_load_image(struct side *s);
 int side_arm(struct side *s);
 void side_close(struct side *s);
 int side_run(struct side *s);
+int side_finish_io(struct side *s);
 int side_get_state(struct side *s, struct cpu_state *st);
 int side_set_regs(struct side *s, const struct kvm_regs *r);
+/* Whether st runs 64-bit code (long mode, CS.L). */
+int state_long64(const struct cpu_state *st);
 /* The linear address of the next instruction. */
 uint64_t state_code_address(const struct cpu_state *st);
 /* Reads guest-virtual memory as the vCPU sees it; returns the bytes read. */
@@ -86,6 +98,11 @@ struct insn_effects {
  */
 void insn_effects(const uint8_t *bytes, size_t len, const struct cpu_state *st,
 		  struct insn_effects *e);
+/*
+ * Whether the instruction is a string instruction with a REP prefix; if so
+ * *count_mask is the part of RCX its address size uses as the count.
+ */
+int insn_rep_string(const uint8_t *bytes, size_t len, const struct cpu_state *st, uint64_t *count_mask);
 /* The GPR with index i (0 = rax ... 15 = r15, as in the ModRM encoding). */
 uint64_t *regs_gpr(struct kvm_regs *r, unsigned i);
 

@@ -82,6 +82,7 @@ int side_open(struct side *s, const struct hv_ops *hv, const struct config *cfg,
 	      const struct kvm_cpuid2 *cpuid)
 {
 	s->name = hv->name;
+	s->finish_io_at_once = hv == &hv_kvm_ops;
 	if (vm_init(&s->vm, cfg, hv) < 0)
 		return -1;
 	if (cpuid && use_cpuid(s, cpuid) < 0)
@@ -119,9 +120,13 @@ void side_close(struct side *s)
 	s->vcpu = NULL;
 }
 
-/* One KVM_RUN; a signal only makes us go round again. */
+/* One KVM_RUN (unless an exit is pending); a signal only makes us go round again. */
 int side_run(struct side *s)
 {
+	if (s->pending) {
+		s->pending = 0;
+		return 0;
+	}
 	for (;;) {
 		if (vm_ioctl(&s->vm, s->vcpu->fd, KVM_RUN, NULL) == 0)
 			return 0;
@@ -130,6 +135,31 @@ int side_run(struct side *s)
 			return -1;
 		}
 	}
+}
+
+/*
+ * After an I/O exit was handled: with finish_io_at_once, completes the
+ * instruction without running further; an EINTR then counts as the end
+ * of the step, as a KVM_EXIT_DEBUG would. Otherwise the next side_run()
+ * completes it.
+ */
+int side_finish_io(struct side *s)
+{
+	if (!s->finish_io_at_once)
+		return 0;
+	struct kvm_run *run = s->vcpu->run;
+	run->immediate_exit = 1;
+	int r = vm_ioctl(&s->vm, s->vcpu->fd, KVM_RUN, NULL);
+	int e = errno;
+	run->immediate_exit = 0;
+	if (r < 0 && e != EINTR) {
+		fprintf(stderr, "lockstep: %s: KVM_RUN to finish an I/O: %s\n", s->name, strerror(e));
+		return -1;
+	}
+	if (r < 0)
+		run->exit_reason = KVM_EXIT_DEBUG;
+	s->pending = 1;
+	return 0;
 }
 
 int side_get_state(struct side *s, struct cpu_state *st)
@@ -147,14 +177,14 @@ int side_set_regs(struct side *s, const struct kvm_regs *r)
 	return side_ioctl(s, s->vcpu->fd, KVM_SET_REGS, &copy, "KVM_SET_REGS") < 0 ? -1 : 0;
 }
 
-static int in_64bit_mode(const struct cpu_state *st)
+int state_long64(const struct cpu_state *st)
 {
 	return (st->sregs.efer & (1ULL << 10)) && st->sregs.cs.l;
 }
 
 uint64_t state_code_address(const struct cpu_state *st)
 {
-	if (in_64bit_mode(st))
+	if (state_long64(st))
 		return st->regs.rip;
 	return (st->sregs.cs.base + st->regs.rip) & 0xffffffffULL;
 }

@@ -201,6 +201,7 @@ static int create_vcpu(struct soft_vm *vm, unsigned long id)
 	v->id = (int)id;
 	v->vm = vm;
 	v->run = run;
+	pthread_mutex_init(&v->mutex, NULL);
 	if (kvm_arch_vcpu_create(v) < 0) {
 		munmap(run, SOFT_RUN_SIZE);
 		free(v);
@@ -340,7 +341,7 @@ static int set_cpuid2(struct soft_vcpu *v, const struct kvm_cpuid2 *c)
 	return 0;
 }
 
-static int vcpu_ioctl(struct soft_vcpu *v, unsigned long req, void *arg)
+static int vcpu_ioctl_locked(struct soft_vcpu *v, unsigned long req, void *arg)
 {
 	struct irqchip *ic = v->vm->irqchip;
 	if (req != KVM_RUN && req != KVM_INTERRUPT && req != KVM_NMI && !arg &&
@@ -430,6 +431,15 @@ static int vcpu_ioctl(struct soft_vcpu *v, unsigned long req, void *arg)
 	default:
 		return -ENOTTY;
 	}
+}
+
+/* As in KVM, a vCPU's ioctls are serialized: a KVM_GET_REGS waits for KVM_RUN to return. */
+static int vcpu_ioctl(struct soft_vcpu *v, unsigned long req, void *arg)
+{
+	pthread_mutex_lock(&v->mutex);
+	int r = vcpu_ioctl_locked(v, req, arg);
+	pthread_mutex_unlock(&v->mutex);
+	return r;
 }
 
 /* ---- the hv_ops seam ---- */
@@ -529,6 +539,7 @@ static int soft_close(int fd)
 		pthread_mutex_unlock(&vm->lock);
 		vmx_vcpu_free(v);
 		munmap(v->run, SOFT_RUN_SIZE);
+		pthread_mutex_destroy(&v->mutex);
 		free(v);
 		vm_put(vm);
 	} else if (h->kind == SOFT_VM) {

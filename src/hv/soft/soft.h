@@ -58,6 +58,7 @@ struct vmx {
 
 struct soft_vcpu {
 	struct soft_handle h;
+	pthread_mutex_t mutex;          /* vCPU ioctls run one at a time, KVM_RUN included */
 	int id;
 	struct soft_vm *vm;
 	struct kvm_run *run;

@@ -65,8 +65,8 @@ void cpu_cache_free(struct cpu *c)
 void cpu_flush_code(struct cpu *c)
 {
 	struct block_cache *bc = c->bc;
-	if (!bc)
-		return;
+	if (!bc || !bc->nblocks)
+		return;         /* already empty: leave its pages untouched */
 	memset(bc->hash, 0, sizeof(bc->hash));
 	bc->nblocks = bc->ninsns = bc->nbytes = 0;
 }

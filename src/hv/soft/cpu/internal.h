@@ -102,7 +102,21 @@ static inline void flags_eager(struct cpu *c)
 
 static inline int get_cf(struct cpu *c)
 {
-	return c->lf_op ? (int)(flags_arith(c) & F_CF) : (int)(c->flags & F_CF);
+	uint64_t m = size_mask(1 << (c->lf_op & 3));
+	switch (c->lf_op & ~3u) {
+	case LF_NONE:
+	case LF_INC:
+	case LF_DEC:
+		return (int)(c->flags & F_CF);
+	case LF_LOGIC:
+		return 0;
+	case LF_ADD:
+		return (c->lf_res & m) < (c->lf_a & m);
+	case LF_SUB:
+		return (c->lf_a & m) < (c->lf_b & m);
+	default:        /* ADC, SBB: the carry-in takes the full formula */
+		return (int)(flags_arith(c) & F_CF);
+	}
 }
 
 /* Sets all six arithmetic flags eagerly. */
@@ -138,7 +152,16 @@ uint8_t *lin_rmw_ptr(struct cpu *c, uint64_t lin, int size, int acc);
 /* The I/O permission check (IOPL, TSS bitmap); faults with #GP. */
 void io_check(struct cpu *c, uint16_t port, int size);
 /* Host address of the code byte at lin (NULL: not RAM) and its guest-physical address. */
-uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa);
+uint8_t *fetch_ptr_slow(struct cpu *c, uint64_t lin, uint64_t *gpa);
+static inline uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa)
+{
+	struct tlb_entry *e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+	if (likely(e->tag_x == ((lin & ~0xfffULL) | 1))) {
+		*gpa = e->gpa | (lin & 0xfff);
+		return (uint8_t *)(uintptr_t)(lin + e->addend);
+	}
+	return fetch_ptr_slow(c, lin, gpa);
+}
 /* Translates for an access; returns the guest-physical address, may fault. */
 uint64_t mmu_translate(struct cpu *c, uint64_t lin, int acc);
 /* Segment limit and rights checks outside 64-bit mode; faults. */

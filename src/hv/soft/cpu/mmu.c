@@ -431,13 +431,8 @@ uint64_t mem_rmw(struct cpu *c, int seg, uint64_t off, int size, rmw_fn *f, int 
 /* ---- instruction fetch ---- */
 
 /* The host address of the code byte at lin and its guest-physical address. */
-uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa)
+uint8_t *fetch_ptr_slow(struct cpu *c, uint64_t lin, uint64_t *gpa)
 {
-	struct tlb_entry *e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_x == ((lin & ~0xfffULL) | 1))) {
-		*gpa = e->gpa | (lin & 0xfff);
-		return (uint8_t *)(uintptr_t)(lin + e->addend);
-	}
 	struct xlate x;
 	xlate_fill(c, lin, ACC_X, &x);
 	*gpa = x.gpa;
