@@ -7,7 +7,7 @@ TEST_SRCS := $(filter-out tests/unit/soft_% tests/unit/irqchip_%,$(TEST_SRCS))
 endif
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=build/tests/%)
 
-build/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) tests/unit/test.h
+build/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) $(SOFT_CFLAGS) $(SAN_FLAGS) -Isrc -DTEST_FILE='"$*"' -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
 

@@ -51,6 +51,13 @@
 	.text
 	.globl _start
 _start:
+#if MODE == 32
+	/* Also a multiboot kernel (as the ELF image the build makes). */
+	jmp 1f
+	.balign 4
+	.long 0x1badb002, 0, -0x1badb002
+1:
+#endif
 	cli
 	cld
 #if MODE == 16
@@ -472,6 +479,21 @@ mmio:
 	mov 16(%rbx), %r9
 	mov %r9, 24(%rbx)
 #endif
+	/* string instructions on MMIO */
+	mov $src_buf, XSI
+	lea 0x100(XBX_PTR), XDI
+	mov $8, XCX
+	rep movsl
+	lea 0x100(XBX_PTR), XSI
+	mov $dst_buf, XDI
+	mov $5, XCX
+	rep movsw
+	lea 0x100(XBX_PTR), XDI
+	mov $0x5a, %al
+	mov $3, XCX
+	rep stosb
+	lea 0x100(XBX_PTR), XSI
+	lodsl
 	ret
 #endif
 

@@ -11,6 +11,7 @@
  *   side.c     one VM on one hypervisor: memory, vCPU 0, single-stepping
  *   devices.c  side A's devices (the VMM's own device files)
  *   exits.c    matching B's exits against A's, replaying A's results
+ *   rep.c      REP string instructions, stepped whole
  *   insn.c     what the instruction just stepped leaves legitimately different
  *   state.c    comparing and printing two register states
  *   step.c     the lockstep loop and its report
@@ -133,6 +134,10 @@ enum pair_result {
 enum pair_result exits_pair(struct side *a, struct side *b, char *why, size_t len);
 /* A one-line description of a side's current exit. */
 void exit_describe(const struct side *s, char *buf, size_t len);
+
+/* rep.c: runs a REP string instruction to its end on both sides. */
+enum pair_result rep_step(struct side *a, struct side *b, const struct cpu_state *pre, int trace,
+			  char *why, size_t len);
 
 /* step.c */
 int lockstep_run(struct side *a, struct side *b, const struct lockstep_opts *o);

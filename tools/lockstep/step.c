@@ -20,7 +20,7 @@ struct lockstep {
 	uint8_t insn[INSN_MAX];         /* the bytes at pre's RIP */
 	size_t insn_len;
 	uint64_t synced_flags, synced_regs;
-	uint64_t rep_steps;             /* extra steps out of finished REP instructions */
+	uint64_t rep_insns;             /* REP string instructions stepped whole */
 };
 
 #define WHY_MAX 1024
@@ -114,15 +114,25 @@ static int report_end(struct lockstep *l, const char *why)
 	fflush(stdout);
 	printf("\nlockstep: %llu instructions, no divergence: %s\n", (unsigned long long)l->steps, why);
 	printf("lockstep: copied from %s to %s: %llu undefined-flag results, %llu host-dependent results;"
-	       " %llu extra steps out of finished REP instructions\n",
+	       " %llu REP string instructions stepped whole\n",
 	       l->a->name, l->b->name, (unsigned long long)l->synced_flags,
-	       (unsigned long long)l->synced_regs, (unsigned long long)l->rep_steps);
+	       (unsigned long long)l->synced_regs, (unsigned long long)l->rep_insns);
 	return LOCKSTEP_AGREE;
 }
 
 static int get_states(struct lockstep *l)
 {
 	return side_get_state(l->a, &l->sa) < 0 || side_get_state(l->b, &l->sb) < 0 ? -1 : 0;
+}
+
+static void trace_exits(struct lockstep *l)
+{
+	if (l->a->vcpu->run->exit_reason == KVM_EXIT_DEBUG && l->b->vcpu->run->exit_reason == KVM_EXIT_DEBUG)
+		return;
+	char ea[256], eb[256];
+	exit_describe(l->a, ea, sizeof(ea));
+	exit_describe(l->b, eb, sizeof(eb));
+	fprintf(stderr, "  exits: %s: %s; %s: %s\n", l->a->name, ea, l->b->name, eb);
 }
 
 /* Runs both sides through one instruction and the exits it makes. */
@@ -133,6 +143,8 @@ static enum pair_result step_pair(struct lockstep *l, char *why, size_t len)
 			snprintf(why, len, "KVM_RUN failed");
 			return PAIR_ERROR;
 		}
+		if (l->o->trace)
+			trace_exits(l);
 		enum pair_result r = exits_pair(l->a, l->b, why, len);
 		if (r != PAIR_AGAIN)
 			return r;
@@ -141,46 +153,6 @@ static enum pair_result step_pair(struct lockstep *l, char *why, size_t len)
 			return PAIR_ERROR;
 		}
 	}
-}
-
-/* Still on the REP instruction just stepped, with its count run out? */
-static int rep_lingers(const struct lockstep *l, const struct cpu_state *st, uint64_t count_mask)
-{
-	return st->regs.rip == l->pre.regs.rip && st->sregs.cs.base == l->pre.sregs.cs.base &&
-	       (st->regs.rcx & count_mask) == 0;
-}
-
-/*
- * KVM's instruction emulator leaves a REP string instruction one step
- * late: the iteration that brings the count to 0 leaves RIP on the
- * instruction, and one more step, doing nothing else, moves past it. A
- * side found there while the other has moved on takes that step alone.
- */
-static enum pair_result finish_rep(struct lockstep *l, char *why, size_t len)
-{
-	uint64_t mask;
-	if (!insn_rep_string(l->insn, l->insn_len, &l->pre, &mask))
-		return PAIR_STEPPED;
-	int late_a = rep_lingers(l, &l->sa, mask), late_b = rep_lingers(l, &l->sb, mask);
-	if (late_a == late_b)
-		return PAIR_STEPPED;
-	struct side *s = late_a ? l->a : l->b;
-	if (side_run(s) < 0) {
-		snprintf(why, len, "KVM_RUN failed");
-		return PAIR_ERROR;
-	}
-	if (s->vcpu->run->exit_reason != KVM_EXIT_DEBUG) {
-		char desc[256];
-		exit_describe(s, desc, sizeof(desc));
-		snprintf(why, len, "%s made an exit (%s) leaving a finished REP instruction", s->name, desc);
-		return PAIR_DIVERGED;
-	}
-	l->rep_steps++;
-	if (side_get_state(s, late_a ? &l->sa : &l->sb) < 0) {
-		snprintf(why, len, "KVM_GET_REGS failed");
-		return PAIR_ERROR;
-	}
-	return PAIR_STEPPED;
 }
 
 /* Copies from A to B what the instruction leaves legitimately different. */
@@ -237,7 +209,15 @@ static int lockstep_step(struct lockstep *l)
 	fetch_insn(l);
 	if (l->o->trace)
 		trace_insn(l);
-	switch (step_pair(l, why, sizeof(why))) {
+	uint64_t count_mask;
+	enum pair_result r;
+	if (insn_rep_string(l->insn, l->insn_len, &l->pre, &count_mask)) {
+		l->rep_insns++;
+		r = rep_step(l->a, l->b, &l->pre, l->o->trace, why, sizeof(why));
+	} else {
+		r = step_pair(l, why, sizeof(why));
+	}
+	switch (r) {
 	case PAIR_STEPPED:
 		break;
 	case PAIR_END:
@@ -253,15 +233,6 @@ static int lockstep_step(struct lockstep *l)
 	l->steps++;
 	if (get_states(l) < 0)
 		return LOCKSTEP_ERROR;
-	switch (finish_rep(l, why, sizeof(why))) {
-	case PAIR_STEPPED:
-		break;
-	case PAIR_DIVERGED:
-		return report_divergence(l, l->steps, why);
-	default:
-		fprintf(stderr, "lockstep: at step %llu: %s\n", (unsigned long long)l->steps, why);
-		return LOCKSTEP_ERROR;
-	}
 	if (sync_legitimate(l) < 0)
 		return LOCKSTEP_ERROR;
 	if (l->o->inject_step == l->steps && inject_divergence(l) < 0)

@@ -640,17 +640,18 @@ int kvm_arch_vcpu_ioctl_run(struct soft_vcpu *v)
 	int r;
 	/* The VMM may have written guest code while we were out. */
 	c->stamp++;
-	if (v->run->immediate_exit) {
-		v->run->exit_reason = KVM_EXIT_INTR;
-		r = -EINTR;
-		goto out;
-	}
+	/* The I/O the VMM just completed finishes first, immediate_exit or not (as in KVM). */
 	if (v->complete_userspace_io) {
 		int (*cui)(struct soft_vcpu *) = v->complete_userspace_io;
 		v->complete_userspace_io = NULL;
 		r = cui(v);
 		if (r <= 0)
 			goto out;
+	}
+	if (v->run->immediate_exit) {
+		v->run->exit_reason = KVM_EXIT_INTR;
+		r = -EINTR;
+		goto out;
 	}
 	r = __vcpu_run(v);
 out:

@@ -248,7 +248,7 @@ struct pmem {
 #define TLB_BITS 8
 #define TLB_SIZE (1 << TLB_BITS)
 struct tlb_entry {
-	uint64_t tag_r, tag_w, tag_x;   /* linear page | 1 when valid for that access */
+	uint64_t tag_r, tag_w, tag_x;   /* linear page | tlb_gen when valid for that access */
 	uintptr_t addend;               /* host = linear + addend */
 	uint64_t gpa;                   /* guest-physical page */
 };
@@ -335,6 +335,8 @@ struct cpu {
 
 	/* Translation and decode caches. */
 	struct tlb_entry tlb[2][TLB_SIZE];
+	uint64_t tlb_gen;               /* 1-4095: a flush moves it instead of clearing */
+	int tlb_large;                  /* some entry came from a large page */
 	uint32_t seen_code_epoch, seen_verify_epoch;
 	uint32_t stamp;                 /* blocks verify their bytes when it moves */
 	struct block_cache *bc;
@@ -374,6 +376,8 @@ struct cpu_io_entry *cpu_io_pending(struct cpu *c);
 int cpu_set_efer(struct cpu *c, uint64_t v);
 /* Drops decoded code and translations (CR3 reload, mode change, reset). */
 void cpu_flush_tlb(struct cpu *c);
+/* INVLPG: drops the translations of one linear address. */
+void cpu_flush_tlb_page(struct cpu *c, uint64_t lin);
 void cpu_flush_code(struct cpu *c);
 
 /* mmu.c */

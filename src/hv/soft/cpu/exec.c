@@ -14,7 +14,6 @@
  * (interrupt shadow, trap flag, single-step, page-crossing code) go
  * through exec_one().
  */
-#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -71,9 +70,29 @@ void cpu_flush_code(struct cpu *c)
 	bc->nblocks = bc->ninsns = bc->nbytes = 0;
 }
 
+/*
+ * Tags carry the generation they were filled in, so a flush is a counter
+ * increment; the entries are cleared only when the counter wraps.
+ */
 void cpu_flush_tlb(struct cpu *c)
 {
-	memset(c->tlb, 0, sizeof(c->tlb));
+	if (++c->tlb_gen > 0xfff) {
+		memset(c->tlb, 0, sizeof(c->tlb));
+		c->tlb_gen = 1;
+	}
+	c->tlb_large = 0;
+}
+
+void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
+{
+	if (c->tlb_large) {     /* a large page spans many entries */
+		cpu_flush_tlb(c);
+		return;
+	}
+	for (int u = 0; u < 2; u++) {
+		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
+		e->tag_r = e->tag_w = e->tag_x = 0;
+	}
 }
 
 static unsigned hash_key(uint64_t key)

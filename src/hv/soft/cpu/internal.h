@@ -156,7 +156,7 @@ uint8_t *fetch_ptr_slow(struct cpu *c, uint64_t lin, uint64_t *gpa);
 static inline uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa)
 {
 	struct tlb_entry *e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_x == ((lin & ~0xfffULL) | 1))) {
+	if (likely(e->tag_x == ((lin & ~0xfffULL) | c->tlb_gen))) {
 		*gpa = e->gpa | (lin & 0xfff);
 		return (uint8_t *)(uintptr_t)(lin + e->addend);
 	}
@@ -200,7 +200,7 @@ static inline int tlb_user(struct cpu *c, int acc)
 static inline uint64_t lin_read(struct cpu *c, uint64_t lin, int size, int acc)
 {
 	struct tlb_entry *e = &c->tlb[tlb_user(c, acc)][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_r == ((lin & ~0xfffULL) | 1) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
+	if (likely(e->tag_r == ((lin & ~0xfffULL) | c->tlb_gen) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
 		return host_load((uint8_t *)(uintptr_t)(lin + e->addend), size);
 	return lin_read_slow(c, lin, size, acc);
 }
@@ -208,7 +208,7 @@ static inline uint64_t lin_read(struct cpu *c, uint64_t lin, int size, int acc)
 static inline void lin_write(struct cpu *c, uint64_t lin, int size, uint64_t v, int acc)
 {
 	struct tlb_entry *e = &c->tlb[tlb_user(c, acc)][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == ((lin & ~0xfffULL) | 1) && (lin & 0xfff) <= (uint64_t)(4096 - size))) {
+	if (likely(e->tag_w == ((lin & ~0xfffULL) | c->tlb_gen) && (lin & 0xfff) <= (uint64_t)(4096 - size))) {
 		host_store((uint8_t *)(uintptr_t)(lin + e->addend), size, v);
 		return;
 	}

@@ -100,6 +100,7 @@ void *pmem_host(struct pmem *pm, uint64_t gpa, uint64_t len)
 struct walk {
 	uint64_t gpa;           /* of the page */
 	int writable, user, exec, dirty;
+	int large;              /* from a 2 MiB, 4 MiB or 1 GiB page */
 };
 
 NORETURN static void page_fault(struct cpu *c, uint64_t lin, uint32_t err)
@@ -209,6 +210,7 @@ static void walk_paging(struct cpu *c, uint64_t lin, int acc, int user, struct w
 		dirty = 1;
 	}
 	w->gpa = frame + (lin & (page_size - 1) & ~0xfffULL);
+	w->large = page_size > 4096;
 	w->writable = rw || (!user && !wp);
 	w->user = us;
 	w->exec = !nx;
@@ -236,7 +238,9 @@ static void xlate_fill(struct cpu *c, uint64_t lin, int acc, struct xlate *x)
 	} else {
 		w.gpa = page;
 		w.writable = w.user = w.exec = w.dirty = 1;
+		w.large = 0;
 	}
+	c->tlb_large |= w.large;
 	x->gpa = w.gpa | (lin & 0xfff);
 	x->slot = pmem_slot(c->pmem, w.gpa);
 	x->host = NULL;
@@ -245,7 +249,7 @@ static void xlate_fill(struct cpu *c, uint64_t lin, int acc, struct xlate *x)
 	x->host = x->slot->host + (x->gpa - x->slot->gpa);
 
 	struct tlb_entry *e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
-	uint64_t tag = page | 1;
+	uint64_t tag = page | c->tlb_gen;
 	uintptr_t addend = (uintptr_t)(x->host - (lin & 0xfff)) - (uintptr_t)page;
 	if (e->addend != addend || e->gpa != w.gpa)
 		e->tag_r = e->tag_w = e->tag_x = 0;
@@ -333,7 +337,7 @@ void lin_write_slow(struct cpu *c, uint64_t lin, int size, uint64_t v, int acc)
 uint8_t *lin_rmw_ptr(struct cpu *c, uint64_t lin, int size, int acc)
 {
 	struct tlb_entry *e = &c->tlb[tlb_user(c, acc)][(lin >> 12) & (TLB_SIZE - 1)];
-	if (likely(e->tag_w == ((lin & ~0xfffULL) | 1) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
+	if (likely(e->tag_w == ((lin & ~0xfffULL) | c->tlb_gen) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
 		return (uint8_t *)(uintptr_t)(lin + e->addend);
 	return NULL;
 }
@@ -408,6 +412,21 @@ uint64_t mem_rmw(struct cpu *c, int seg, uint64_t off, int size, rmw_fn *f, int 
 		lin_write_slow(c, lin, size, f(c, arg, size, old, src), 0);
 		return old;
 	}
+	if (first == size && (!atomic || !((uintptr_t)x.host & (size - 1)))) {
+		/* One page of RAM: the same atomic update as the fast path, so both agree. */
+		if (x.slot->readonly) {
+			old = host_load(x.host, size);
+			f(c, arg, size, old, src);
+		} else if (atomic) {
+			old = atomic_rmw(c, x.host, size, f, arg, src);
+		} else {
+			old = host_load(x.host, size);
+			host_store(x.host, size, f(c, arg, size, old, src));
+		}
+		note_write(c, &x);
+		return old;
+	}
+	/* Split across pages, or unaligned: serialized here, not against plain accesses. */
 	uint8_t buf[8];
 	if (atomic)
 		pthread_mutex_lock(&split_lock);
@@ -475,10 +494,16 @@ int64_t cpu_translate(struct cpu *c, uint64_t lin_arg, int *writable)
 	volatile uint64_t lin = lin_arg;
 	struct walk w;
 	jmp_buf saved;
+	/* A failed walk raises #PF or stops: neither may touch the guest's state. */
+	uint64_t cr2 = c->cr2;
+	struct cpu_exit exit = c->exit;
+	struct cpu_event fault = c->fault;
 	memcpy(saved, c->jb, sizeof(saved));
 	if (setjmp(c->jb)) {
 		memcpy(c->jb, saved, sizeof(saved));
-		c->fault.type = EV_NONE;
+		c->cr2 = cr2;
+		c->exit = exit;
+		c->fault = fault;
 		return -1;
 	}
 	if (!(c->cr0 & CR0_PG)) {

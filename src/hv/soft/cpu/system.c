@@ -387,12 +387,7 @@ void op_grp7(struct cpu *c, const struct insn *in)
 	case 7: { /* INVLPG */
 		need_cpl0(c);
 		uint64_t lin = c->sbase[in->seg] + insn_ea(c, in);
-		for (int u = 0; u < 2; u++) {
-			struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
-			e->tag_r = e->tag_w = e->tag_x = 0;
-		}
-		/* A large page may be cached under other indexes: drop everything then. */
-		cpu_flush_tlb(c);
+		cpu_flush_tlb_page(c, c->mode == MODE_LONG ? lin : (uint32_t)lin);
 		break;
 	}
 	default: UD(c);
