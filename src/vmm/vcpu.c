@@ -27,6 +27,23 @@ static void cpuid_set_apic_id(struct kvm_cpuid2 *c, uint32_t apic_id)
 	}
 }
 
+/*
+ * Without VT-x/AMD-V, a host's /dev/kvm (the PVM module) emulates guest
+ * kernel code itself and cannot emulate CMPXCHG16B or XSAVE/XRSTOR; a
+ * guest told they exist uses them and stops with an internal error. So on
+ * such hosts runvm does not advertise them.
+ */
+static void cpuid_hide_unemulated(struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function == 1)
+			e->ecx &= ~((1u << 13) | (1u << 26) | (1u << 27)); /* CX16, XSAVE, OSXSAVE */
+		if (e->function == 0xd)
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+	}
+}
+
 static int vcpu_set_cpuid(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -36,6 +53,8 @@ static int vcpu_set_cpuid(struct vcpu *v)
 		return -1;
 	memcpy(c, vm->cpuid, sz);
 	cpuid_set_apic_id(c, v->id);
+	if (vm->hv == &hv_kvm_ops && !vm->host_hw_virt)
+		cpuid_hide_unemulated(c);
 	int r = vm_ioctl(vm, v->fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (r < 0)

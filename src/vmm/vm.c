@@ -82,6 +82,7 @@ int vm_init(struct vm *vm, const struct config *cfg, const struct hv_ops *hv)
 	vm->hv = hv;
 	vm->sys_fd = vm->vm_fd = -1;
 	vm->ncpus = cfg->cpus;
+	vm->host_hw_virt = hv_host_has_hw_virt();
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	pthread_mutex_init(&vm->machine_lock, NULL);
 	bus_init(&vm->pio, "pio");

@@ -58,6 +58,7 @@ struct vm {
 	int ncpus;
 	struct vcpu vcpus[CONFIG_MAX_CPUS];
 	struct kvm_cpuid2 *cpuid;       /* supported CPUID, set per vCPU with its APIC ID */
+	int host_hw_virt;               /* the host CPU has VT-x or AMD-V */
 	struct boot_state boot;
 
 	_Atomic int stop_reason;

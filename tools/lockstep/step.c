@@ -21,6 +21,8 @@ struct lockstep {
 	size_t insn_len;
 	uint64_t synced_flags, synced_regs;
 	uint64_t rep_insns;             /* REP string instructions stepped whole */
+	uint64_t catch_ups;             /* extra steps of B after an event delivery */
+	char note[400];                 /* for the report: what catching up did */
 };
 
 #define WHY_MAX 1024
@@ -92,6 +94,8 @@ static int report_divergence(struct lockstep *l, uint64_t step, const char *why)
 	FILE *out = stdout;
 	fflush(out);
 	fprintf(out, "\nlockstep: divergence at step %llu: %s\n", (unsigned long long)step, why);
+	if (l->note[0])
+		fprintf(out, "  (%s)\n", l->note);
 	print_step_insn(l, out);
 	print_next_insn(out, l->a, &l->sa);
 	print_next_insn(out, l->b, &l->sb);
@@ -113,10 +117,11 @@ static int report_end(struct lockstep *l, const char *why)
 	}
 	fflush(stdout);
 	printf("\nlockstep: %llu instructions, no divergence: %s\n", (unsigned long long)l->steps, why);
-	printf("lockstep: copied from %s to %s: %llu undefined-flag results, %llu host-dependent results;"
-	       " %llu REP string instructions stepped whole\n",
+	printf("lockstep: copied from %s to %s: %llu undefined-flag results, %llu host-dependent results\n",
 	       l->a->name, l->b->name, (unsigned long long)l->synced_flags,
-	       (unsigned long long)l->synced_regs, (unsigned long long)l->rep_insns);
+	       (unsigned long long)l->synced_regs);
+	printf("lockstep: %llu REP string instructions stepped whole; %s caught up %llu times\n",
+	       (unsigned long long)l->rep_insns, l->b->name, (unsigned long long)l->catch_ups);
 	return LOCKSTEP_AGREE;
 }
 
@@ -153,6 +158,47 @@ static enum pair_result step_pair(struct lockstep *l, char *why, size_t len)
 			return PAIR_ERROR;
 		}
 	}
+}
+
+static int same_place(const struct cpu_state *x, const struct cpu_state *y)
+{
+	return x->regs.rip == y->regs.rip && x->sregs.cs.base == y->sregs.cs.base;
+}
+
+/*
+ * Where a step that delivers an exception ends is the hypervisor's
+ * choice: this host's KVM reports it after the handler's first
+ * instruction, runvm's at that instruction, KVM on VT-x only after the
+ * handler returns. When B stopped short of A somewhere new (not where it
+ * started: that would be an instruction not run), it takes one more step
+ * alone, and it has caught up if it is then where A is.
+ */
+static int catch_up(struct lockstep *l)
+{
+	l->note[0] = 0;
+	if (same_place(&l->sa, &l->sb) || same_place(&l->sb, &l->pre))
+		return 0;
+	struct cpu_state before = l->sb;
+	if (side_run(l->b) < 0)
+		return -1;
+	if (l->b->vcpu->run->exit_reason == KVM_EXIT_DEBUG) {
+		if (side_get_state(l->b, &l->sb) < 0)
+			return -1;
+		if (same_place(&l->sa, &l->sb)) {
+			l->catch_ups++;
+			if (l->o->trace)
+				fprintf(stderr, "  %s took one more step to catch up\n", l->b->name);
+			return 0;
+		}
+	}
+	char desc[256] = "";
+	if (l->b->vcpu->run->exit_reason == KVM_EXIT_DEBUG)
+		snprintf(desc, sizeof(desc), "it went on to %llx", (unsigned long long)state_code_address(&l->sb));
+	else
+		exit_describe(l->b, desc, sizeof(desc));
+	snprintf(l->note, sizeof(l->note), "%s did not catch up in one more step: %s", l->b->name, desc);
+	l->sb = before;
+	return 0;
 }
 
 /* Copies from A to B what the instruction leaves legitimately different. */
@@ -231,9 +277,7 @@ static int lockstep_step(struct lockstep *l)
 		return LOCKSTEP_ERROR;
 	}
 	l->steps++;
-	if (get_states(l) < 0)
-		return LOCKSTEP_ERROR;
-	if (sync_legitimate(l) < 0)
+	if (get_states(l) < 0 || catch_up(l) < 0 || sync_legitimate(l) < 0)
 		return LOCKSTEP_ERROR;
 	if (l->o->inject_step == l->steps && inject_divergence(l) < 0)
 		return LOCKSTEP_ERROR;
