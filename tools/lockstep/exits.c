@@ -75,6 +75,13 @@ static enum pair_result differ(struct side *a, struct side *b, const char *what,
 	return PAIR_DIVERGED;
 }
 
+/* Side A made an exit lockstep cannot go on from. */
+static enum pair_result a_failed(const struct side *a, const char *what, char *why, size_t len)
+{
+	snprintf(why, len, "%s: %s", a->name, what);
+	return PAIR_ERROR;
+}
+
 /* After side A's devices ran: did one of them end the run? */
 static enum pair_result after_device(struct side *a, char *why, size_t len)
 {
@@ -103,7 +110,7 @@ static enum pair_result pair_io(struct side *a, struct side *b, char *why, size_
 	const struct kvm_run *ra = a->vcpu->run, *rb = b->vcpu->run;
 	uint8_t *da = io_data(a), *db = io_data(b);
 	if (!da)
-		return snprintf(why, len, "%s: port-I/O data outside the run area", a->name), PAIR_ERROR;
+		return a_failed(a, "port-I/O data outside the run area", why, len);
 	if (!db)
 		return differ(a, b, "port-I/O data outside the run area", why, len);
 	if (ra->io.direction != rb->io.direction || ra->io.size != rb->io.size ||
@@ -113,7 +120,7 @@ static enum pair_result pair_io(struct side *a, struct side *b, char *why, size_
 	if (ra->io.direction == KVM_EXIT_IO_OUT && memcmp(da, db, bytes) != 0)
 		return differ(a, b, "data written", why, len);
 	if (vcpu_handle_exit(a->vcpu) != 0)
-		return snprintf(why, len, "%s: the port-I/O exit failed", a->name), PAIR_ERROR;
+		return a_failed(a, "the port-I/O exit failed", why, len);
 	if (ra->io.direction == KVM_EXIT_IO_IN)
 		memcpy(db, da, bytes);
 	return after_device(a, why, len);
@@ -131,7 +138,7 @@ static enum pair_result pair_mmio(struct side *a, struct side *b, char *why, siz
 	if (ra->mmio.is_write && memcmp(ra->mmio.data, rb->mmio.data, ra->mmio.len) != 0)
 		return differ(a, b, "data written", why, len);
 	if (vcpu_handle_exit(a->vcpu) != 0)
-		return snprintf(why, len, "%s: the MMIO exit failed", a->name), PAIR_ERROR;
+		return a_failed(a, "the MMIO exit failed", why, len);
 	if (!ra->mmio.is_write)
 		memcpy(rb->mmio.data, ra->mmio.data, ra->mmio.len);
 	return after_device(a, why, len);
@@ -183,6 +190,6 @@ enum pair_result exits_pair(struct side *a, struct side *b, char *why, size_t le
 		return pair_handlers[reason](a, b, why, len);
 	char desc[256];
 	exit_describe(a, desc, sizeof(desc));
-	snprintf(why, len, "both made an exit the tool does not handle: %s", desc);
+	snprintf(why, len, "both made an exit lockstep does not handle: %s", desc);
 	return PAIR_ERROR;
 }

@@ -24,7 +24,7 @@
 
 #include "vmm/vm.h"
 
-/* Exit statuses of the tool. */
+/* Exit statuses of lockstep. */
 #define LOCKSTEP_AGREE        0     /* no divergence until the end */
 #define LOCKSTEP_DIVERGED     1
 #define LOCKSTEP_USAGE        2     /* bad option or input file */
@@ -125,7 +125,7 @@ enum pair_result {
 	PAIR_STEPPED,                   /* both finished one instruction */
 	PAIR_END,                       /* the run is over (reason in the end text) */
 	PAIR_DIVERGED,                  /* the exits differ */
-	PAIR_ERROR,                     /* side A made an exit the tool cannot go on from */
+	PAIR_ERROR,                     /* side A made an exit lockstep cannot go on from */
 };
 /*
  * Looks at the exits both sides just made; describes an end or a

@@ -27,7 +27,7 @@ static void usage(FILE *out)
 "  --a HV                  side A, the reference: kvm or soft (default kvm)\n"
 "  --b HV                  side B, the one checked: kvm or soft (default soft)\n"
 "  --steps N               stop after N instructions (default: no limit)\n"
-"  --inject-divergence N   corrupt side B's RBX after instruction N (tests the tool)\n"
+"  --inject-divergence N   corrupt side B's RBX after instruction N (a self-test)\n"
 "  --trace                 print each instruction's address and bytes on stderr\n"
 "  --testdev, --mem SIZE   as for runvm; --cpus must be 1\n"
 "  --help\n"
@@ -55,9 +55,9 @@ static void usage(FILE *out)
 "3 hypervisor error, 4 a hypervisor is not available.\n", out);
 }
 
-static int bad(const char *what, const char *arg)
+static int bad(const char *opt, const char *what, const char *arg)
 {
-	fprintf(stderr, "lockstep: %s: '%s' (see lockstep --help)\n", what, arg);
+	fprintf(stderr, "lockstep: %s %s, not '%s' (see lockstep --help)\n", opt, what, arg);
 	return -1;
 }
 
@@ -72,44 +72,80 @@ static int parse_count(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_hv(const char *s, const char **out)
+static int parse_hv(const char *opt, const char *v, const char **out)
 {
-	if (strcmp(s, "kvm") && strcmp(s, "soft"))
-		return -1;
-	*out = s;
+	if (strcmp(v, "kvm") && strcmp(v, "soft"))
+		return bad(opt, "must be kvm or soft", v);
+	*out = v;
 	return 0;
 }
 
-/* One option of the tool's own; returns how many arguments it used, 0 if not ours, -1 on error. */
+/* lockstep's own options: each returns 0, or -1 after a message. */
+static int opt_a(struct lockstep_opts *o, const char *opt, const char *v)
+{
+	return parse_hv(opt, v, &o->hv_name[0]);
+}
+
+static int opt_b(struct lockstep_opts *o, const char *opt, const char *v)
+{
+	return parse_hv(opt, v, &o->hv_name[1]);
+}
+
+static int opt_steps(struct lockstep_opts *o, const char *opt, const char *v)
+{
+	return parse_count(v, &o->max_steps) < 0 ? bad(opt, "must be a number of instructions", v) : 0;
+}
+
+static int opt_inject(struct lockstep_opts *o, const char *opt, const char *v)
+{
+	if (parse_count(v, &o->inject_step) < 0 || o->inject_step == 0)
+		return bad(opt, "must be a step number from 1 up", v);
+	return 0;
+}
+
+static int opt_trace(struct lockstep_opts *o, const char *opt, const char *v)
+{
+	(void)opt, (void)v;
+	o->trace = 1;
+	return 0;
+}
+
+static int opt_accel(struct lockstep_opts *o, const char *opt, const char *v)
+{
+	(void)o, (void)opt, (void)v;
+	fprintf(stderr, "lockstep: choose the two hypervisors with --a and --b, not --accel\n");
+	return -1;
+}
+
+static const struct own_option {
+	const char *name;
+	int takes_value;
+	int (*apply)(struct lockstep_opts *o, const char *opt, const char *value);
+} own_options[] = {
+	{ "--a", 1, opt_a },
+	{ "--b", 1, opt_b },
+	{ "--steps", 1, opt_steps },
+	{ "--inject-divergence", 1, opt_inject },
+	{ "--trace", 0, opt_trace },
+	{ "--accel", 1, opt_accel },
+};
+
+/* One of lockstep's own options at argv[i]: how many arguments it used, 0 if not ours, -1 on error. */
 static int own_option(struct lockstep_opts *o, int argc, char **argv, int i)
 {
-	const char *opt = argv[i];
-	if (!strcmp(opt, "--trace")) {
-		o->trace = 1;
-		return 1;
+	for (size_t k = 0; k < sizeof(own_options) / sizeof(own_options[0]); k++) {
+		const struct own_option *p = &own_options[k];
+		if (strcmp(argv[i], p->name))
+			continue;
+		if (p->takes_value && i + 1 >= argc) {
+			fprintf(stderr, "lockstep: %s needs a value (see lockstep --help)\n", p->name);
+			return -1;
+		}
+		if (p->apply(o, p->name, p->takes_value ? argv[i + 1] : NULL) < 0)
+			return -1;
+		return 1 + p->takes_value;
 	}
-	if (!strcmp(opt, "--accel"))
-		return bad("use --a and --b to choose the hypervisors, not", opt);
-	int takes_value = !strcmp(opt, "--a") || !strcmp(opt, "--b") || !strcmp(opt, "--steps") ||
-			  !strcmp(opt, "--inject-divergence");
-	if (!takes_value)
-		return 0;
-	if (i + 1 >= argc)
-		return bad("missing value after", opt);
-	const char *v = argv[i + 1];
-	int r;
-	if (!strcmp(opt, "--a"))
-		r = parse_hv(v, &o->hv_name[0]);
-	else if (!strcmp(opt, "--b"))
-		r = parse_hv(v, &o->hv_name[1]);
-	else if (!strcmp(opt, "--steps"))
-		r = parse_count(v, &o->max_steps);
-	else
-		r = parse_count(v, &o->inject_step) || o->inject_step == 0 ? -1 : 0;
-	if (r < 0)
-		return bad(!strcmp(opt, "--a") || !strcmp(opt, "--b") ? "expected kvm or soft" :
-			   "expected a positive number", v);
-	return 2;
+	return 0;
 }
 
 /* Returns 0 to run, 1 to exit successfully (--help), -1 on a bad option. */

@@ -1,10 +1,11 @@
 /*
  * The lockstep loop: run both sides until each has finished one
  * instruction (a KVM_EXIT_DEBUG from single-stepping), handling the port
- * and MMIO exits on the way in pairs; copy the legitimately different
- * results from A to B; compare; repeat. Step k is the k-th instruction;
- * a divergence "at step k" shows in the k-th instruction's exits or in
- * the state after it.
+ * and MMIO exits on the way in pairs (exits.c; a REP string instruction
+ * goes whole, rep.c); let B catch up where a hypervisor ends a step
+ * early; copy the legitimately different results from A to B (insn.c);
+ * compare; repeat. Step k is the k-th instruction; a divergence "at step
+ * k" shows in the k-th instruction's exits or in the state after it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,17 @@ static void print_step_insn(struct lockstep *l, FILE *out)
 		fprintf(out, "%s", l->insn_len ? " (length not known: a jump, fault or repeat)" : " (not readable)");
 	}
 	fputc('\n', out);
+}
+
+/* The general registers before the step, when both sides still agreed. */
+static void print_before(FILE *out, const struct cpu_state *st)
+{
+	const struct kvm_regs *r = &st->regs;
+	fprintf(out, "  before it (both): rflags %08llx\n", (unsigned long long)r->rflags);
+	fprintf(out, "    rax %016llx rbx %016llx rcx %016llx rdx %016llx\n", r->rax, r->rbx, r->rcx, r->rdx);
+	fprintf(out, "    rsi %016llx rdi %016llx rbp %016llx rsp %016llx\n", r->rsi, r->rdi, r->rbp, r->rsp);
+	fprintf(out, "    r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n", r->r8, r->r9, r->r10, r->r11);
+	fprintf(out, "    r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n", r->r12, r->r13, r->r14, r->r15);
 }
 
 static void print_next_insn(FILE *out, struct side *s, const struct cpu_state *st)
@@ -96,7 +108,10 @@ static int report_divergence(struct lockstep *l, uint64_t step, const char *why)
 	fprintf(out, "\nlockstep: divergence at step %llu: %s\n", (unsigned long long)step, why);
 	if (l->note[0])
 		fprintf(out, "  (%s)\n", l->note);
-	print_step_insn(l, out);
+	if (step > 0) {
+		print_step_insn(l, out);
+		print_before(out, &l->pre);
+	}
 	print_next_insn(out, l->a, &l->sa);
 	print_next_insn(out, l->b, &l->sb);
 	char name_a[32], name_b[32];
@@ -248,7 +263,7 @@ static void trace_insn(struct lockstep *l)
 	fprintf(stderr, "%s%s\n", e.name ? "  " : "", e.name ? e.name : "");
 }
 
-/* One step; returns -1 to go on, else the tool's exit status. */
+/* One step; returns -1 to go on, else lockstep's exit status. */
 static int lockstep_step(struct lockstep *l)
 {
 	char why[WHY_MAX];

@@ -172,13 +172,18 @@ static inline int is_canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
+/*
+ * Any size from 1 to 8: the halves of an access split at a page end have
+ * odd sizes, and must touch exactly their own bytes.
+ */
 static inline uint64_t host_load(const uint8_t *p, int size)
 {
 	switch (size) {
 	case 1: return *p;
 	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
 	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-	default: { uint64_t v; memcpy(&v, p, 8); return v; }
+	case 8: { uint64_t v; memcpy(&v, p, 8); return v; }
+	default: { uint64_t v = 0; memcpy(&v, p, (size_t)size); return v; }
 	}
 }
 
@@ -188,7 +193,8 @@ static inline void host_store(uint8_t *p, int size, uint64_t v)
 	case 1: *p = (uint8_t)v; break;
 	case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
 	case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
-	default: memcpy(p, &v, 8); break;
+	case 8: memcpy(p, &v, 8); break;
+	default: memcpy(p, &v, (size_t)size); break;
 	}
 }
 
