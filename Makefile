@@ -51,6 +51,7 @@ build/pic/%.o: %.c
 PRELOAD_LIB := $(if $(SOFT_SRCS),build/libsoftkvm.so)
 
 -include tests/tests.mk
+-include tools/lockstep/lockstep.mk
 -include guest/guest.mk
 -include bench/bench.mk
 

@@ -7,7 +7,7 @@
 # Prints PASS lockstep/NAME, FAIL lockstep/NAME (with its report)
 # or SKIP lockstep/NAME (reason). LOCKSTEP_TIMEOUT bounds each run (s).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 LOCKSTEP=build/lockstep
 LG=build/lockstep-guest

@@ -50,7 +50,9 @@ struct side {
 	 * immediate_exit set: KVM completes the I/O and returns at once (its
 	 * API documents it). Needed because this host's KVM loses the
 	 * single-step trap of such an instruction and would report it only
-	 * after the next one.
+	 * after the next one. Set for KVM only: runvm's soft hypervisor looks
+	 * at immediate_exit before it completes the I/O, and traps right
+	 * after the instruction anyway.
 	 */
 	int finish_io_at_once;
 	int pending;                    /* its kvm_run holds an exit not yet paired */

@@ -111,6 +111,6 @@ int vmx_vcpu_create(struct soft_vcpu *v);
 void vmx_vcpu_free(struct soft_vcpu *v);
 int vmx_vcpu_run(struct soft_vcpu *v);
 int vmx_handle_exit(struct soft_vcpu *v);
-void vmx_skip_emulated_instruction(struct soft_vcpu *v);
+int vmx_skip_emulated_instruction(struct soft_vcpu *v);
 
 #endif

@@ -120,13 +120,31 @@ int vmx_vcpu_run(struct soft_vcpu *v)
 	return 0;
 }
 
-void vmx_skip_emulated_instruction(struct soft_vcpu *v)
+/* A single-step trap for the debugger (KVM_SET_GUEST_DEBUG) as KVM_EXIT_DEBUG. */
+static int vmx_single_step_exit(struct soft_vcpu *v)
+{
+	struct cpu *c = &v->vmx.cpu;
+	v->run->exit_reason = KVM_EXIT_DEBUG;
+	v->run->debug.arch.exception = EX_DB;
+	v->run->debug.arch.pc = c->sbase[S_CS] + c->rip;
+	v->run->debug.arch.dr6 = 0xffff4ff0;
+	v->run->debug.arch.dr7 = c->dr[7];
+	return 0;
+}
+
+/*
+ * Like KVM's kvm_skip_emulated_instruction: an instruction the hypervisor
+ * emulated retires here, so a single-stepping debugger gets its trap here
+ * too. Returns 1 to re-enter the guest, 0 to exit to userspace.
+ */
+int vmx_skip_emulated_instruction(struct soft_vcpu *v)
 {
 	struct cpu *c = &v->vmx.cpu;
 	c->rip += c->exit.insn_len;
 	if (c->mode != MODE_LONG)
 		c->rip &= 0xffffffff;
 	c->intr_shadow = 0;
+	return c->single_step ? vmx_single_step_exit(v) : 1;
 }
 
 /* ---- exit handlers ---- */
@@ -134,14 +152,8 @@ void vmx_skip_emulated_instruction(struct soft_vcpu *v)
 static int handle_exception_nmi(struct soft_vcpu *v)
 {
 	struct cpu *c = &v->vmx.cpu;
-	if (c->exit.intr.vector == EX_DB && c->single_step) {
-		v->run->exit_reason = KVM_EXIT_DEBUG;
-		v->run->debug.arch.exception = EX_DB;
-		v->run->debug.arch.pc = c->sbase[S_CS] + c->rip;
-		v->run->debug.arch.dr6 = 0xffff4ff0;
-		v->run->debug.arch.dr7 = c->dr[7];
-		return 0;
-	}
+	if (c->exit.intr.vector == EX_DB && c->single_step)
+		return vmx_single_step_exit(v);
 	return 1;
 }
 
@@ -172,8 +184,7 @@ static int handle_interrupt_window(struct soft_vcpu *v)
 static int handle_cpuid(struct soft_vcpu *v)
 {
 	kvm_emulate_cpuid(v);
-	vmx_skip_emulated_instruction(v);
-	return 1;
+	return vmx_skip_emulated_instruction(v);
 }
 
 static int handle_halt(struct soft_vcpu *v)
@@ -191,8 +202,7 @@ static int handle_halt(struct soft_vcpu *v)
 static int handle_vmcall(struct soft_vcpu *v)
 {
 	v->vmx.cpu.gpr[R_AX] = (uint64_t)-1000;
-	vmx_skip_emulated_instruction(v);
-	return 1;
+	return vmx_skip_emulated_instruction(v);
 }
 
 static int handle_rdmsr(struct soft_vcpu *v)
@@ -205,8 +215,7 @@ static int handle_rdmsr(struct soft_vcpu *v)
 	}
 	c->gpr[R_AX] = (uint32_t)data;
 	c->gpr[R_DX] = data >> 32;
-	vmx_skip_emulated_instruction(v);
-	return 1;
+	return vmx_skip_emulated_instruction(v);
 }
 
 static int handle_wrmsr(struct soft_vcpu *v)
@@ -217,8 +226,7 @@ static int handle_wrmsr(struct soft_vcpu *v)
 		kvm_queue_exception(v, EX_GP, 1, 0);
 		return 1;
 	}
-	vmx_skip_emulated_instruction(v);
-	return 1;
+	return vmx_skip_emulated_instruction(v);
 }
 
 /*

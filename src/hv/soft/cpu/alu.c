@@ -283,16 +283,16 @@ void op_das(struct cpu *c, const struct insn *in)
 	(void)in;
 	flags_eager(c);
 	uint8_t al = (uint8_t)c->gpr[R_AX], old = al;
-	int cf = c->flags & F_CF, af = 0;
+	int old_cf = c->flags & F_CF, cf = 0, af = 0;
+	/* Unlike DAA, the borrow of the low-nibble step stays in CF (SDM). */
 	if ((al & 0xf) > 9 || (c->flags & F_AF)) {
+		cf = old_cf || al < 6;
 		al -= 6;
 		af = 1;
 	}
-	if (old > 0x99 || cf) {
+	if (old > 0x99 || old_cf) {
 		al -= 0x60;
 		cf = 1;
-	} else {
-		cf = 0;
 	}
 	reg_write(c, R_AX, 1, al);
 	set_flags(c, szp_flags(al, 1) | (cf ? F_CF : 0) | (af ? F_AF : 0));

@@ -65,6 +65,12 @@ static void repeat(struct cpu *c, const struct insn *in, str_body *body)
 		}
 		int go_on = body(c, in, &s);
 		reg_write(c, R_CX, s.as, cnt - 1);
+		/*
+		 * The iteration is committed: its port/MMIO accesses must not be
+		 * replayed against the next one when the instruction restarts.
+		 */
+		if (c->io.n)
+			io_commit(c);
 		if (!go_on || cnt == 1)
 			return;
 	}
