@@ -9,6 +9,7 @@
 #include "../vmm/vm.h"
 #include "device.h"
 #include "devices.h"
+#include "virtio_mmio.h"
 
 static const struct device_type *const device_table[] = {
 	&serial_device,
@@ -19,6 +20,7 @@ static const struct device_type *const device_table[] = {
 	&acpi_pm_device,
 	&fw_cfg_device,
 	&testdev_device,
+	&virtio_device,
 };
 
 #define N_DEVICES (sizeof(device_table) / sizeof(device_table[0]))

@@ -46,6 +46,17 @@ struct vm;
 #define TESTDEV_MMIO_BASE  0xff000000ULL
 #define TESTDEV_MMIO_SIZE  0x10000ULL
 
+/*
+ * virtio-mmio transports (virtio_mmio.c): one page and one I/O APIC line
+ * each, described in the DSDT. The lines are the PCI-style GSIs 16-23
+ * first, then the ISA lines no legacy device here uses.
+ */
+#define VIRTIO_MMIO_BASE   0xd0000000ULL
+#define VIRTIO_MMIO_STRIDE 0x1000ULL
+#define VIRTIO_MMIO_SIZE   0x200ULL        /* registers 0x100, configuration 0x100 */
+#define VIRTIO_MMIO_MAX    16
+#define VIRTIO_MMIO_GSIS   { 16, 17, 18, 19, 20, 21, 22, 23, 5, 6, 7, 10, 11, 12, 14, 15 }
+
 /* Interrupt controllers (in-kernel), for the MADT. */
 #define IOAPIC_ADDR        0xfec00000ULL
 #define LAPIC_ADDR         0xfee00000ULL

@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../vmm/seccomp.h"
 #include "../vmm/vm.h"
 #include "device.h"
 #include "devices.h"
@@ -406,6 +407,7 @@ static void *serial_input_thread(void *arg)
 {
 	struct serial *s = arg;
 	uint8_t buf[FIFO_SIZE];
+	seccomp_enter_or_exit(SECCOMP_DEVICE);
 	while (serial_wait_input(s)) {
 		ssize_t n = read(s->in_fd, buf, sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))

@@ -1,4 +1,5 @@
 /* The command line. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -24,9 +25,16 @@ void config_usage(FILE *out)
 "  --raw-mode MODE         its entry mode: real, protected or long (default long)\n"
 "  --raw-addr ADDR         its load and entry address (default per mode)\n"
 "  --testdev               QEMU's pc-testdev ports and MMIO window\n"
+"  --disk FILE[,ro]        virtio-blk disk on a raw image (repeatable, up to 8)\n"
+"  --net tap=NAME[,mac=MAC]  virtio-net card on TAP device NAME (up to 4)\n"
+"  --console2 FILE|socket:PATH  second console (virtio, /dev/hvc0 in Linux): output\n"
+"                          to FILE (a tty or FIFO also gives input), or a unix\n"
+"                          socket that runvm listens on\n"
+"  --rng, --no-rng         virtio-rng entropy from the host (default on)\n"
 "  --stats                 print exit counts per reason, port and region at exit\n"
 "  --no-reboot             exit instead of rebooting when the guest resets\n"
 "  --quiet                 no start-up line\n"
+"  --no-seccomp            no system-call filters (for debugging runvm)\n"
 "  --help, --version\n"
 "\n"
 "Serial console on the terminal; Ctrl-A x quits, Ctrl-A h for help.\n"
@@ -85,7 +93,7 @@ static int parse_mode(const char *s, enum raw_mode *m)
 
 enum { OPT_ACCEL = 256, OPT_CPUS, OPT_MEM, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_RAW,
        OPT_RAW_MODE, OPT_RAW_ADDR, OPT_TESTDEV, OPT_STATS, OPT_NO_REBOOT, OPT_QUIET,
-       OPT_HELP, OPT_VERSION };
+       OPT_NO_SECCOMP, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET, OPT_RNG, OPT_NO_RNG, OPT_CONSOLE2 };
 
 static const struct option options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
@@ -101,6 +109,12 @@ static const struct option options[] = {
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "no-rng", no_argument, NULL, OPT_NO_RNG },
+	{ "console2", required_argument, NULL, OPT_CONSOLE2 },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ 0 },
@@ -112,6 +126,72 @@ static int bad(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see runvm --help)\n");
 	return -1;
+}
+
+/* --disk FILE[,ro] */
+static int parse_disk(struct config *cfg, const char *arg)
+{
+	if (cfg->n_disks >= CONFIG_MAX_DISKS)
+		return bad("too many --disk options (at most 8), at '%s'", arg);
+	struct config_disk *d = &cfg->disks[cfg->n_disks];
+	const char *comma = strchr(arg, ',');
+	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
+	if (len == 0)
+		return bad("--disk '%s' names no file", arg);
+	if (len >= sizeof(d->path))
+		return bad("--disk: the file name is too long: '%.64s...'", arg);
+	memcpy(d->path, arg, len);
+	d->path[len] = '\0';
+	d->readonly = 0;
+	if (comma && strcmp(comma, ",ro") != 0)
+		return bad("--disk '%s': the only option after the file name is ',ro'", arg);
+	d->readonly = comma != NULL;
+	cfg->n_disks++;
+	return 0;
+}
+
+/* XX:XX:XX:XX:XX:XX, a unicast address. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	if (strlen(s) != 17)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
+	}
+	return (mac[0] & 1) ? -1 : 0;
+}
+
+/* --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX] */
+static int parse_net(struct config *cfg, const char *arg)
+{
+	if (cfg->n_nets >= CONFIG_MAX_NETS)
+		return bad("too many --net options (at most 4), at '%s'", arg);
+	struct config_net *n = &cfg->nets[cfg->n_nets];
+	char buf[128];
+	if (strlen(arg) >= sizeof(buf))
+		return bad("--net '%.64s...' is too long", arg);
+	snprintf(buf, sizeof(buf), "%s", arg);
+	memset(n, 0, sizeof(*n));
+	char *save = NULL;
+	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(kv, "tap=", 4) && kv[4] && strlen(kv + 4) < sizeof(n->tap)) {
+			snprintf(n->tap, sizeof(n->tap), "%s", kv + 4);
+		} else if (!strncmp(kv, "mac=", 4)) {
+			if (parse_mac(kv + 4, n->mac) < 0)
+				return bad("--net: '%s' is not a unicast MAC address like 52:54:00:12:34:56", kv + 4);
+			n->has_mac = 1;
+		} else {
+			return bad("--net '%s': expected tap=NAME (up to 15 characters) and optionally mac=MAC", arg);
+		}
+	}
+	if (!n->tap[0])
+		return bad("--net '%s' names no TAP device (tap=NAME)", arg);
+	cfg->n_nets++;
+	return 0;
 }
 
 static int apply_option(struct config *cfg, int opt, const char *arg)
@@ -156,6 +236,16 @@ static int apply_option(struct config *cfg, int opt, const char *arg)
 	case OPT_STATS: cfg->stats = 1; break;
 	case OPT_NO_REBOOT: cfg->no_reboot = 1; break;
 	case OPT_QUIET: cfg->quiet = 1; break;
+	case OPT_NO_SECCOMP: cfg->no_seccomp = 1; break;
+	case OPT_DISK: return parse_disk(cfg, arg);
+	case OPT_NET: return parse_net(cfg, arg);
+	case OPT_RNG: cfg->rng = 1; break;
+	case OPT_NO_RNG: cfg->rng = 0; break;
+	case OPT_CONSOLE2:
+		if (!arg[0] || !strcmp(arg, "socket:"))
+			return bad("--console2 needs a file name or socket:PATH, not '%s'", arg);
+		cfg->console2 = arg;
+		break;
 	default: return -1;
 	}
 	return 0;
@@ -181,7 +271,7 @@ static int check_config(const struct config *cfg)
 int config_parse(struct config *cfg, int argc, char **argv)
 {
 	*cfg = (struct config){ .accel = "auto", .cpus = 1, .mem = 256ULL << 20,
-				.raw_mode = RAW_LONG };
+				.raw_mode = RAW_LONG, .rng = 1 };
 	optind = 1;
 	opterr = 0;
 	for (;;) {

@@ -2,6 +2,7 @@
 #ifndef RUNVM_CONFIG_H
 #define RUNVM_CONFIG_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -9,8 +10,23 @@
 #define CONFIG_MAX_CPUS   64
 #define CONFIG_MIN_MEM    (2ULL << 20)
 #define CONFIG_MAX_MEM    (64ULL << 30)
+#define CONFIG_MAX_DISKS  8
+#define CONFIG_MAX_NETS   4
 
 enum raw_mode { RAW_REAL, RAW_PROTECTED, RAW_LONG };
+
+/* --disk PATH[,ro]: a virtio-blk disk on a raw image. */
+struct config_disk {
+	char path[PATH_MAX];
+	int readonly;
+};
+
+/* --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]: a virtio-net card on a TAP device. */
+struct config_net {
+	char tap[16];                   /* IFNAMSIZ */
+	uint8_t mac[6];
+	int has_mac;
+};
 
 struct config {
 	const char *accel;              /* "kvm", "soft" or "auto" */
@@ -27,6 +43,13 @@ struct config {
 	int testdev;
 	int no_reboot;
 	int quiet;                      /* no start-up banner */
+	int no_seccomp;                 /* no system-call filters (debugging) */
+	struct config_disk disks[CONFIG_MAX_DISKS];
+	int n_disks;
+	struct config_net nets[CONFIG_MAX_NETS];
+	int n_nets;
+	int rng;                        /* virtio-rng: on unless --no-rng */
+	const char *console2;           /* --console2 FILE or socket:PATH (virtio-console) */
 };
 
 /*

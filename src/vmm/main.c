@@ -10,6 +10,7 @@
 #include "../dev/devices.h"
 #include "acpi.h"
 #include "boot/boot.h"
+#include "seccomp.h"
 #include "stats.h"
 #include "vm.h"
 
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
 
 	struct vm *vm = &the_vm;
 	install_signal_handlers();
+	if (seccomp_prepare(&cfg) < 0)
+		return RUNVM_EXIT_VM_ERROR;
 	double t0 = now_seconds();
 	if (vm_init(vm, &cfg, hv) < 0 || (cfg.stats && stats_init(vm) < 0) || devices_init(vm) < 0) {
 		vm_fini(vm);

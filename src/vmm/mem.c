@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "mem.h"
 
@@ -15,8 +17,15 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "runvm: cannot allocate %llu MiB of guest memory: %m\n",
-			(unsigned long long)(size >> 20));
+		int e = errno;
+		struct rlimit as;
+		fprintf(stderr, "runvm: cannot allocate %llu MiB of guest memory: %s",
+			(unsigned long long)(size >> 20), strerror(e));
+		/* The usual cause: a limit on this process, not the host's memory. */
+		if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+			fprintf(stderr, " (runvm may use at most %llu MiB of address space: ulimit -v)",
+				(unsigned long long)(as.rlim_cur >> 20));
+		fprintf(stderr, "\n");
 		return -1;
 	}
 	/*

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "seccomp.h"
 #include "stats.h"
 #include "vm.h"
 
@@ -166,6 +167,10 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
 
+	if (seccomp_enter(SECCOMP_VCPU) < 0) {
+		vm_request_stop(vm, VM_STOP_ERROR, RUNVM_EXIT_VM_ERROR);
+		return NULL;
+	}
 	while (!vm_stopping(vm)) {
 		if (vm_ioctl(vm, v->fd, KVM_RUN, NULL) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -190,6 +195,11 @@ static void kick_handler(int sig)
 
 int vcpus_start(struct vm *vm)
 {
+	/* The main thread's filter goes on before the first guest instruction. */
+	if (seccomp_enter(SECCOMP_MAIN) < 0) {
+		vm_request_stop(vm, VM_STOP_ERROR, RUNVM_EXIT_VM_ERROR);
+		return -1;
+	}
 	struct sigaction sa = { .sa_handler = kick_handler };
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART: KVM_RUN must return */

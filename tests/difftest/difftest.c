@@ -7,7 +7,8 @@
  * natively at CPL 3 in a child process, and on the soft hypervisor
  * through the KVM ABI, also at CPL 3 in 64-bit mode, at the same virtual
  * addresses. The general registers, the defined arithmetic flags and DF,
- * the scratch memory, and the exception raised (if any) must agree.
+ * XMM0-15 and MXCSR, the scratch memory, and the exception raised (if
+ * any) must agree.
  *
  * usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--list]
  *        difftest --corrupt ...   flips a bit of the soft side's RAX, to show
@@ -53,12 +54,16 @@
 struct block {                          /* at CODE_ADDR + DATA_OFF */
 	uint64_t in[16], out[16];
 	uint64_t in_flags, out_flags, saved_rsp;
+	uint8_t xin[16][16], xout[16][16];
+	uint32_t mxcsr_in, mxcsr_out;
 };
 
 struct result {
 	int vector;                     /* -1: ran to the end */
 	uint64_t regs[16];
 	uint64_t flags;
+	uint8_t xmm[16][16];
+	uint32_t mxcsr;
 	uint8_t scratch[SCRATCH_SIZE];
 };
 
@@ -66,6 +71,8 @@ struct kase {
 	struct seq seq;
 	uint64_t regs[16];
 	uint64_t flags;
+	uint8_t xmm[16][16];
+	uint32_t mxcsr;
 	uint8_t scratch[SCRATCH_SIZE];
 };
 
@@ -80,6 +87,20 @@ static int rip_rel(uint8_t *code, int n, uint64_t target, int extra)
 
 static uint64_t blk(size_t off) { return CODE_ADDR + DATA_OFF + off; }
 
+/* movdqu between XMM0-15 and the block (op 0x6f loads, 0x7f stores); ldmxcsr/stmxcsr (/2, /3). */
+static int xmm_moves(uint8_t *code, int n, uint8_t op, size_t off)
+{
+	for (int x = 0; x < 16; x++) {
+		code[n++] = 0xf3;
+		if (x >= 8)
+			code[n++] = 0x44;
+		code[n++] = 0x0f; code[n++] = op; code[n++] = 0x05 | (x & 7) << 3;
+		n = rip_rel(code, n, blk(off + 16 * x), 0);
+	}
+	code[n++] = 0x0f; code[n++] = 0xae; code[n++] = op == 0x6f ? 0x15 : 0x1d;
+	return rip_rel(code, n, blk(op == 0x6f ? offsetof(struct block, mxcsr_in) : offsetof(struct block, mxcsr_out)), 0);
+}
+
 /* Builds prologue + sequence + epilogue; returns the offset of the final byte. */
 static int build_code(uint8_t *code, const struct seq *s, uint8_t final)
 {
@@ -90,6 +111,7 @@ static int build_code(uint8_t *code, const struct seq *s, uint8_t final)
 	n += sizeof(pushes);
 	code[n++] = 0x48; code[n++] = 0x89; code[n++] = 0x25;          /* mov [rip+x], rsp */
 	n = rip_rel(code, n, blk(offsetof(struct block, saved_rsp)), 0);
+	n = xmm_moves(code, n, 0x6f, offsetof(struct block, xin));
 	for (int g = 0; g < 16; g++) {
 		if (g == 4)
 			continue;
@@ -114,6 +136,7 @@ static int build_code(uint8_t *code, const struct seq *s, uint8_t final)
 		code[n++] = 0x05 | (g & 7) << 3;
 		n = rip_rel(code, n, blk(offsetof(struct block, out) + 8 * g), 0);
 	}
+	n = xmm_moves(code, n, 0x7f, offsetof(struct block, xout));
 	code[n++] = 0x48; code[n++] = 0x8b; code[n++] = 0x25;          /* mov rsp, [rip+x] */
 	n = rip_rel(code, n, blk(offsetof(struct block, saved_rsp)), 0);
 	memcpy(code + n, pops, sizeof(pops));
@@ -127,6 +150,16 @@ static void fill_block(struct block *b, const struct kase *k)
 	memcpy(b->in, k->regs, sizeof(b->in));
 	b->in[15] = SCRATCH_ADDR;
 	b->in_flags = k->flags;
+	memcpy(b->xin, k->xmm, sizeof(b->xin));
+	b->mxcsr_in = k->mxcsr;
+}
+
+static void take_block(struct result *res, const struct block *b)
+{
+	memcpy(res->regs, b->out, sizeof(b->out));
+	res->flags = b->out_flags;
+	memcpy(res->xmm, b->xout, sizeof(res->xmm));
+	res->mxcsr = b->mxcsr_out;
 }
 
 /* ---- native side -------------------------------------------------------- */
@@ -134,9 +167,12 @@ static void fill_block(struct block *b, const struct kase *k)
 static sigjmp_buf native_jb;
 static volatile int native_vector;
 
-static void on_fault(int sig)
+static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-	native_vector = sig == SIGFPE ? 0 : sig == SIGILL ? 6 : sig == SIGTRAP ? 3 : 13;
+	(void)uc;
+	native_vector = sig == SIGILL ? 6 : sig == SIGTRAP ? 3 : 13;
+	if (sig == SIGFPE)      /* #DE, or #XM for an unmasked SIMD exception */
+		native_vector = si->si_code >= FPE_FLTDIV && si->si_code <= FPE_FLTSUB ? 19 : 0;
 	siglongjmp(native_jb, 1);
 }
 
@@ -148,7 +184,7 @@ static void native_run(const struct kase *ks, int n, struct result *res)
 		perror("difftest: mapping the native code page");
 		_exit(2);
 	}
-	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
+	struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_NODEFER | SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGFPE, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
@@ -165,8 +201,7 @@ static void native_run(const struct kase *ks, int n, struct result *res)
 		if (sigsetjmp(native_jb, 1) == 0)
 			((void (*)(void))code)();
 		res[i].vector = native_vector;
-		memcpy(res[i].regs, b->out, sizeof(b->out));
-		res[i].flags = b->out_flags;
+		take_block(&res[i], b);
 		memcpy(res[i].scratch, scratch, SCRATCH_SIZE);
 	}
 }
@@ -293,8 +328,7 @@ static void soft_run(struct soft *s, const struct kase *k, struct result *res)
 	uint64_t fault_rip;
 	memcpy(&fault_rip, s->mem + frame, 8);
 	res->vector = (v == 13 && fault_rip == CODE_ADDR + end) ? -1 : v;
-	memcpy(res->regs, b->out, sizeof(b->out));
-	res->flags = b->out_flags;
+	take_block(res, b);
 	memcpy(res->scratch, s->mem + SCRATCH_ADDR, SCRATCH_SIZE);
 }
 
@@ -308,9 +342,14 @@ static void print_case(FILE *f, const struct kase *k)
 	fprintf(f, "\n  bytes:");
 	for (int i = 0; i < k->seq.len; i++)
 		fprintf(f, " %02x", k->seq.bytes[i]);
-	fprintf(f, "\n  initial rflags %llx\n", (unsigned long long)k->flags);
+	fprintf(f, "\n  initial rflags %llx, mxcsr %x\n", (unsigned long long)k->flags, k->mxcsr);
 	for (int g = 0; g < 16; g++)
 		fprintf(f, "  in  r%-2d %016llx\n", g, (unsigned long long)k->regs[g]);
+	for (int x = 0; x < 16; x++) {
+		uint64_t q[2];
+		memcpy(q, k->xmm[x], 16);
+		fprintf(f, "  in  xmm%-2d %016llx %016llx\n", x, (unsigned long long)q[1], (unsigned long long)q[0]);
+	}
 }
 
 static int compare(const struct kase *k, const struct result *hw, const struct result *sw)
@@ -337,6 +376,20 @@ static int compare(const struct kase *k, const struct result *hw, const struct r
 			(unsigned long long)mask);
 		bad = 1;
 	}
+	for (int x = 0; x < 16; x++)
+		if (memcmp(hw->xmm[x], sw->xmm[x], 16)) {
+			uint64_t h[2], s[2];
+			memcpy(h, hw->xmm[x], 16);
+			memcpy(s, sw->xmm[x], 16);
+			fprintf(stderr, "  xmm%d: host %016llx %016llx soft %016llx %016llx\n", x,
+				(unsigned long long)h[1], (unsigned long long)h[0],
+				(unsigned long long)s[1], (unsigned long long)s[0]);
+			bad = 1;
+		}
+	if (hw->mxcsr != sw->mxcsr) {
+		fprintf(stderr, "  mxcsr: host %x soft %x\n", hw->mxcsr, sw->mxcsr);
+		bad = 1;
+	}
 	for (int i = 0; i < SCRATCH_SIZE; i++)
 		if (hw->scratch[i] != sw->scratch[i]) {
 			fprintf(stderr, "  scratch[%d]: host %02x soft %02x\n", i, hw->scratch[i], sw->scratch[i]);
@@ -355,10 +408,11 @@ static void make_case(struct rng *r, struct kase *k, int max_insns)
 	if (rng_next(r) & 1)
 		k->regs[2] = 0;
 	k->flags = 0x202 | (rng_next(r) & ARITH_FLAGS);
-	for (int i = 0; i < SCRATCH_SIZE; i += 8) {
-		uint64_t v = gen_value(r);
-		memcpy(k->scratch + i, &v, 8);
-	}
+	for (int x = 0; x < 16; x++)
+		gen_xmm(r, k->xmm[x]);
+	k->mxcsr = gen_mxcsr(r);
+	for (int i = 0; i < SCRATCH_SIZE; i += 16)
+		gen_xmm(r, k->scratch + i);
 }
 
 #define BATCH 2000

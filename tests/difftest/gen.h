@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define GEN_MAX_BYTES 96
+#define GEN_MAX_BYTES 112
 #define SCRATCH_REG 15          /* R15 holds the scratch buffer's address */
 
 struct rng { uint64_t s; };
@@ -35,6 +35,10 @@ struct seq {
 void gen_sequence(struct rng *r, struct seq *s, int max_insns);
 /* Random register values with a bias to edge cases (0, ±1, sign bits). */
 uint64_t gen_value(struct rng *r);
+/* 16 bytes for an XMM register or memory: singles, doubles or integers, edge cases often. */
+void gen_xmm(struct rng *r, uint8_t v[16]);
+/* An MXCSR: any rounding, DAZ and FTZ, some flags set, now and then an exception unmasked. */
+uint32_t gen_mxcsr(struct rng *r);
 /* Prints the covered instruction forms. */
 void gen_list(FILE *out);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../hv.h"
@@ -100,6 +101,9 @@ static int create_vm(struct soft_handle *sys, unsigned long type)
 		return -ENOMEM;
 	pthread_mutex_init(&vm->lock, NULL);
 	vm->refs = 1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	vm->clock_base_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	int fd = handle_register(&vm->h, SOFT_VM);
 	if (fd < 0) {
 		int e = errno;
@@ -233,7 +237,8 @@ static int create_irqchip(struct soft_vm *vm)
 		pthread_mutex_unlock(&vm->lock);
 		return vm->irqchip ? -EEXIST : -EINVAL;
 	}
-	struct irqchip_params p = { .nr_vcpus = SOFT_MAX_VCPUS };
+	struct irqchip_params p = { .nr_vcpus = SOFT_MAX_VCPUS, .tsc_hz = SOFT_TSC_HZ,
+				    .phys_addr_bits = SOFT_PHYS_BITS };
 	vm->irqchip = irqchip_create(&p);
 	int r = vm->irqchip ? 0 : -errno;
 	pthread_mutex_unlock(&vm->lock);

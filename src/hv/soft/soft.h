@@ -23,6 +23,14 @@
 #define SOFT_MAX_CPUID 64
 #define SOFT_RUN_SIZE  (2 * 4096)       /* struct kvm_run, then the PIO data page */
 #define SOFT_PIO_OFFSET 4096
+/*
+ * The guest TSC runs at this rate, a linear function of CLOCK_MONOTONIC
+ * shared by all vCPUs, so RDTSC, kvmclock and the TSC-deadline timer
+ * agree exactly. 2 GHz: one nanosecond is two ticks.
+ */
+#define SOFT_TSC_HZ 2000000000ULL
+/* Guest-physical address bits (CPUID 0x80000008, the page walk, APIC base). */
+#define SOFT_PHYS_BITS 40
 
 struct irqchip;
 struct soft_vcpu;
@@ -45,6 +53,7 @@ struct soft_vm {
 	struct irqchip *irqchip;
 	int has_pit;
 	uint64_t tss_addr, identity_map_addr;
+	int64_t clock_base_ns;          /* CLOCK_MONOTONIC at kvmclock 0 (VM creation) */
 };
 
 /* The "hardware" state of a vCPU: the VMCS and the processor. */
@@ -80,6 +89,8 @@ struct soft_vcpu {
 	uint64_t apic_base;             /* without the in-kernel irqchip */
 	uint64_t misc_enable;
 	uint64_t mtrr[32];              /* MTRR and friends: stored, not enforced */
+	uint64_t system_time_msr;       /* MSR_KVM_SYSTEM_TIME_NEW: pvclock gpa | enable */
+	uint64_t wall_clock_msr;        /* MSR_KVM_WALL_CLOCK_NEW, as last written */
 	_Atomic uint32_t own_events;    /* the event word without an irqchip */
 	int (*complete_userspace_io)(struct soft_vcpu *v);
 	uint64_t nr_exits[EXIT_REASON_MAX];
@@ -96,6 +107,8 @@ int kvm_get_msr_index_list(struct kvm_msr_list *list, uint32_t max);
 int kvm_get_supported_cpuid(struct kvm_cpuid2 *c);
 void kvm_emulate_cpuid(struct soft_vcpu *v);
 void kvm_queue_exception(struct soft_vcpu *v, int vector, int has_error, uint32_t error);
+int64_t kvm_clock_ns(struct soft_vm *vm);
+uint64_t kvm_read_l1_tsc(struct soft_vcpu *v);
 int kvm_arch_vcpu_create(struct soft_vcpu *v);
 void kvm_vcpu_reset(struct soft_vcpu *v, int init_event);
 void kvm_arch_get_regs(struct soft_vcpu *v, struct kvm_regs *r);

@@ -68,11 +68,17 @@ static void vmx_set_tpr(struct cpu *c, uint64_t cr8)
 		irqchip_set_cr8(v->vm->irqchip, v->id, cr8);
 }
 
+static uint64_t vmx_rdtsc(struct cpu *c)
+{
+	return kvm_read_l1_tsc(cpu_vcpu(c));
+}
+
 static const struct cpu_platform vmx_platform = {
 	.pio = vmx_pio,
 	.mmio = vmx_mmio,
 	.get_tpr = vmx_get_tpr,
 	.set_tpr = vmx_set_tpr,
+	.rdtsc = vmx_rdtsc,
 };
 
 int vmx_vcpu_create(struct soft_vcpu *v)

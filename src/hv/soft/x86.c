@@ -16,37 +16,62 @@
 
 /* ---- CPUID ---- */
 
-#define CPUID_SIG(a, b, c, d) (a), (b), (c), (d)
+/*
+ * What the CPU implements, and nothing more, dressed as a real processor:
+ * a 64-bit Atom of the Bonnell generation (family 6, model 0x1c, the Atom
+ * D510), an in-order core that executes nothing speculatively, as this
+ * interpreter. Linux knows that generation is immune to the speculative
+ * execution attacks, so it runs without page-table isolation, retpolines
+ * or buffer clearing, which would only cost time here.
+ *
+ * Beyond that core: what a hypervisor adds to any model (x2APIC,
+ * TSC-deadline timer, the hypervisor bit and KVM's leaves), RDTSCP, 1 GiB
+ * pages and fast REP MOVSB/STOSB. The x87/MMX/SSE/SSE2 unit and
+ * FXSAVE/FXRSTOR (cpu/fpu.c, cpu/sse*.c) are CPUID_1_EDX_FPU; no SSE3 or
+ * later, and no XSAVE.
+ */
+#define CPUID_1_EAX 0x000106ca          /* family 6, model 0x1c, stepping 10 */
+#define CPUID_1_ECX ((1u << 13) /* CX16 */ | (1u << 21) /* x2APIC */ | (1u << 22) /* MOVBE */ | \
+		     (1u << 24) /* TSC-deadline */ | (1u << 31) /* hypervisor */)
+/* FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP PGE CMOV PAT CLFSH MMX */
+#define CPUID_1_EDX_CORE ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | \
+			  (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9) | (1u << 11) | \
+			  (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (1u << 23))
+#define CPUID_1_EDX_FPU ((1u << 24) /* FXSR */ | (1u << 25) /* SSE */ | (1u << 26) /* SSE2 */)
 
-/* What the CPU implements, and nothing more. */
+/* KVM's paravirtual interface (Documentation/virt/kvm/x86/cpuid.rst). */
+#define KVM_CPUID_SIGNATURE 0x40000000
+#define KVM_CPUID_FEATURES  0x40000001
+#define KVM_FEATURE_NOP_IO_DELAY 1
+#define KVM_FEATURE_CLOCKSOURCE2 3
+#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
+
 static const struct kvm_cpuid_entry2 supported_cpuid[] = {
 	/* Max basic leaf 7, "GenuineIntel". */
 	{ .function = 0, .eax = 7, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69 },
-	/* Family 6 model 0x3a stepping 9; CLFLUSH line 8 quadwords. */
-	{ .function = 1, .eax = 0x000306a9, .ebx = 0x00010800,
-	  /* CX16, x2APIC, MOVBE, POPCNT, TSC-deadline, hypervisor */
-	  .ecx = (1u << 13) | (1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 31),
-	  /*
-	   * FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP PGE CMOV PAT CLFSH MMX.
-	   * The x87/MMX unit is partial for now (fpu.c); SSE is not offered.
-	   */
-	  .edx = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
-		 (1u << 8) | (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) |
-		 (1u << 19) | (1u << 23) },
+	/* CLFLUSH line 8 quadwords, one logical processor; the VMM sets the APIC ID. */
+	{ .function = 1, .eax = CPUID_1_EAX, .ebx = 0x00010800, .ecx = CPUID_1_ECX,
+	  .edx = CPUID_1_EDX_CORE | CPUID_1_EDX_FPU },
 	{ .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
 	  .ebx = (1u << 9) /* ERMS */ },
+	/* "KVMKVMKVM\0\0\0", and the leaves up to KVM_CPUID_FEATURES. */
+	{ .function = KVM_CPUID_SIGNATURE, .eax = KVM_CPUID_FEATURES,
+	  .ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x0000004d },
+	{ .function = KVM_CPUID_FEATURES,
+	  .eax = (1u << KVM_FEATURE_NOP_IO_DELAY) | (1u << KVM_FEATURE_CLOCKSOURCE2) |
+		 (1u << KVM_FEATURE_CLOCKSOURCE_STABLE_BIT) },
 	{ .function = 0x80000000, .eax = 0x80000008 },
-	/* LAHF in 64-bit mode, LZCNT; SYSCALL, NX, 1 GiB pages, RDTSCP, long mode. */
-	{ .function = 0x80000001, .ecx = (1u << 0) | (1u << 5),
+	/* LAHF in 64-bit mode; SYSCALL, NX, 1 GiB pages, RDTSCP, long mode. */
+	{ .function = 0x80000001, .ecx = (1u << 0),
 	  .edx = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29) },
 	/* Brand string: "runvm soft CPU" */
 	{ .function = 0x80000002, .eax = 0x766e7572, .ebx = 0x6f73206d, .ecx = 0x43207466, .edx = 0x00005550 },
 	{ .function = 0x80000003 },
 	{ .function = 0x80000004 },
-	/* Invariant TSC. */
+	/* Invariant TSC: it is CLOCK_MONOTONIC at SOFT_TSC_HZ. */
 	{ .function = 0x80000007, .edx = 1u << 8 },
 	/* 40 physical, 48 linear address bits. */
-	{ .function = 0x80000008, .eax = 0x3028 },
+	{ .function = 0x80000008, .eax = 0x3000 | SOFT_PHYS_BITS },
 };
 
 #define N_SUPPORTED_CPUID (sizeof(supported_cpuid) / sizeof(supported_cpuid[0]))
@@ -128,12 +153,15 @@ void kvm_emulate_cpuid(struct soft_vcpu *v)
 #define MSR_GS_BASE             0xc0000101
 #define MSR_KERNEL_GS_BASE      0xc0000102
 #define MSR_TSC_AUX             0xc0000103
+#define MSR_KVM_WALL_CLOCK_NEW  0x4b564d00
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 
 static const uint32_t msrs_to_save[] = {
 	MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
 	MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_MTRRdefType,
 	MSR_IA32_TSC_DEADLINE, MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
 	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
+	MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
 };
 #define N_MSRS (sizeof(msrs_to_save) / sizeof(msrs_to_save[0]))
 
@@ -152,6 +180,106 @@ static int64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- time: the TSC and kvmclock ---- */
+
+/* Nanoseconds since the VM was created: kvmclock's system time. */
+int64_t kvm_clock_ns(struct soft_vm *vm)
+{
+	return now_ns() - vm->clock_base_ns;
+}
+
+/* A whole number of ticks per nanosecond keeps RDTSC a multiplication. */
+_Static_assert(SOFT_TSC_HZ % 1000000000u == 0, "SOFT_TSC_HZ is a multiple of 1 GHz");
+static uint64_t ns_to_tsc(int64_t ns)
+{
+	return (uint64_t)ns * (SOFT_TSC_HZ / 1000000000u);
+}
+
+/* The guest TSC of this vCPU: the shared clock plus its own offset (WRMSR 0x10). */
+uint64_t kvm_read_l1_tsc(struct soft_vcpu *v)
+{
+	return ns_to_tsc(kvm_clock_ns(v->vm)) + v->vmx.cpu.tsc_offset;
+}
+
+/*
+ * The pvclock_vcpu_time_info the guest registered (struct layout of the
+ * KVM ABI), and the factors that turn TSC ticks into nanoseconds:
+ * ns = ((ticks << shift) * mul) >> 32, a negative shift shifting right.
+ */
+#define PVCLOCK_TSC_STABLE_BIT 1u
+struct pvclock_time {
+	uint32_t version, pad0;
+	uint64_t tsc_timestamp, system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags, pad[2];
+};
+_Static_assert(sizeof(struct pvclock_time) == 32, "pvclock_vcpu_time_info is 32 bytes");
+
+static void tsc_scale(uint32_t *mul, int8_t *shift)
+{
+	uint64_t base = 1000000000u, tps = SOFT_TSC_HZ;
+	int s = 0;
+	while (tps > 2 * base) {        /* mul < 2^32 needs ticks/s <= 2 * ns/s */
+		tps >>= 1;
+		s--;
+	}
+	while (tps <= base) {
+		tps <<= 1;
+		s++;
+	}
+	*mul = (uint32_t)((base << 32) / tps);
+	*shift = (int8_t)s;
+}
+
+/* Writes a version-protected structure: odd while it changes, even after. */
+static void pvclock_publish(uint32_t *version, void *dst, const void *src, size_t len)
+{
+	uint32_t ver = __atomic_load_n(version, __ATOMIC_RELAXED);
+	ver += ver & 1;         /* a first write may find junk there */
+	__atomic_store_n(version, ver + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(dst, src, len);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(version, ver + 2, __ATOMIC_RELAXED);
+}
+
+/*
+ * kvm_guest_time_update: (re)writes the vCPU's pvclock from the present
+ * (TSC, system time) pair. The TSC is an exact linear function of the
+ * clock, so one update holds until the guest writes the TSC again.
+ */
+static void kvm_guest_time_update(struct soft_vcpu *v)
+{
+	uint64_t msr = v->system_time_msr;
+	if (!(msr & 1))
+		return;
+	struct pvclock_time *p = pmem_host(&v->vm->pmem, msr & ~1ULL, sizeof(*p));
+	if (!p)
+		return;         /* not RAM: nothing to maintain (KVM ignores it too) */
+	int64_t ns = kvm_clock_ns(v->vm);
+	struct pvclock_time t = {
+		.tsc_timestamp = ns_to_tsc(ns) + v->vmx.cpu.tsc_offset,
+		.system_time = (uint64_t)ns,
+		.flags = PVCLOCK_TSC_STABLE_BIT,
+	};
+	tsc_scale(&t.tsc_to_system_mul, &t.tsc_shift);
+	pvclock_publish(&p->version, (uint8_t *)p + 8, (uint8_t *)&t + 8, sizeof(t) - 8);
+}
+
+/* kvm_write_wall_clock: the wall-clock time at kvmclock 0 (struct pvclock_wall_clock). */
+static void kvm_write_wall_clock(struct soft_vcpu *v, uint64_t gpa)
+{
+	struct { uint32_t version, sec, nsec; } *w = pmem_host(&v->vm->pmem, gpa, 12);
+	if (!w)
+		return;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int64_t boot = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - kvm_clock_ns(v->vm);
+	uint32_t t[2] = { (uint32_t)(boot / 1000000000LL), (uint32_t)(boot % 1000000000LL) };
+	pvclock_publish(&w->version, &w->sec, t, sizeof(t));
 }
 
 /* The MTRRs: an array slot for each, so that what is written reads back. */
@@ -188,6 +316,8 @@ int kvm_get_msr(struct soft_vcpu *v, uint32_t i, uint64_t *data, int host)
 	}
 	switch (i) {
 	case MSR_IA32_TSC: *data = cpu_rdtsc(c); break;
+	case MSR_KVM_WALL_CLOCK_NEW: *data = v->wall_clock_msr; break;
+	case MSR_KVM_SYSTEM_TIME_NEW: *data = v->system_time_msr; break;
 	case MSR_IA32_APICBASE: *data = v->apic_base; break;
 	case MSR_IA32_UCODE_REV: *data = 0x100000000ULL; break;
 	case MSR_MTRRcap: *data = 0x508; break;         /* 8 variable, fixed, WC */
@@ -227,10 +357,21 @@ int kvm_set_msr(struct soft_vcpu *v, uint32_t i, uint64_t data, int host)
 	}
 	int canonical = (uint64_t)((int64_t)(data << 16) >> 16) == data;
 	switch (i) {
-	case MSR_IA32_TSC:
-		c->tsc_offset = data - __builtin_ia32_rdtsc();
+	case MSR_IA32_TSC: {
+		int64_t ns = kvm_clock_ns(v->vm);
+		c->tsc_offset = data - ns_to_tsc(ns);
 		if (ic)
-			irqchip_vcpu_set_tsc(ic, v->id, now_ns(), data);
+			irqchip_vcpu_set_tsc(ic, v->id, ns + v->vm->clock_base_ns, data);
+		kvm_guest_time_update(v);
+		break;
+	}
+	case MSR_KVM_WALL_CLOCK_NEW:
+		v->wall_clock_msr = data;
+		kvm_write_wall_clock(v, data);
+		break;
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		v->system_time_msr = data;
+		kvm_guest_time_update(v);
 		break;
 	case MSR_IA32_APICBASE: v->apic_base = data; break;
 	case MSR_IA32_UCODE_REV: break;
@@ -463,6 +604,7 @@ void kvm_vcpu_reset(struct soft_vcpu *v, int init_event)
 	c->gpr[R_DX] = e ? e->eax : 0x600;
 	v->exception.pending = 0;
 	v->complete_userspace_io = NULL;
+	v->system_time_msr = 0;         /* kvmclock_reset: the guest registers it again */
 	cpu_flush_code(c);
 }
 
@@ -475,6 +617,10 @@ int kvm_arch_vcpu_create(struct soft_vcpu *v)
 	v->mp_state = v->vm->irqchip ? irqchip_vcpu_initial_mp_state(v->vm->irqchip, v->id)
 				     : KVM_MP_STATE_RUNNABLE;
 	kvm_vcpu_reset(v, 0);
+	/* The TSC starts at 0 with the VM; the TSC-deadline timer must count the same. */
+	v->vmx.cpu.tsc_offset = 0;
+	if (v->vm->irqchip)
+		irqchip_vcpu_set_tsc(v->vm->irqchip, v->id, v->vm->clock_base_ns, 0);
 	return 0;
 }
 

@@ -123,6 +123,8 @@ void cpu_set_rflags(struct cpu *c, uint64_t f)
 
 uint64_t cpu_rdtsc(struct cpu *c)
 {
+	if (c->plat && c->plat->rdtsc)
+		return c->plat->rdtsc(c);
 	return __builtin_ia32_rdtsc() + c->tsc_offset;
 }
 

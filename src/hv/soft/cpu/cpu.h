@@ -221,6 +221,8 @@ struct cpu_platform {
 	/* TPR writes through CR8. */
 	void (*set_tpr)(struct cpu *c, uint64_t cr8);
 	uint64_t (*get_tpr)(struct cpu *c);
+	/* The guest TSC (RDTSC, RDTSCP); NULL: the host's plus tsc_offset. */
+	uint64_t (*rdtsc)(struct cpu *c);
 };
 
 /* The physical memory the CPU sees: RAM slots; everything else is MMIO. */

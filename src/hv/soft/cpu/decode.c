@@ -34,7 +34,7 @@ struct opcode {
 	uint32_t f;
 };
 
-enum { G1, G1A, G2, G3B, G3V, G4, G5, G6, G7, G8, G9, G11, NGROUPS };
+enum { G1, G1A, G2, G3B, G3V, G4, G5, G6, G7, G8, G9, G11, G15, NGROUPS };
 
 #define ALU(n) \
 	[n + 0] = { op_alu_rm_r, M | B | LK }, [n + 1] = { op_alu_rm_r, M | LK }, \
@@ -71,7 +71,7 @@ static const struct opcode one_byte[256] = {
 	[0x8e] = { op_mov_sreg_rm, M | END }, [0x8f] = { NULL, G(G1A) | D64 },
 	X8(0x90, ((struct opcode){ op_xchg_r, OR })),
 	[0x98] = { op_cbw, 0 }, [0x99] = { op_cwd, 0 },
-	[0x9a] = { op_call_far, AP | I64 | END }, [0x9b] = { op_nop, 0 } /* fwait */,
+	[0x9a] = { op_call_far, AP | I64 | END }, [0x9b] = { op_fwait, 0 },
 	[0x9c] = { op_pushf, D64 }, [0x9d] = { op_popf, D64 | END },
 	[0x9e] = { op_sahf, 0 }, [0x9f] = { op_lahf, 0 },
 	[0xa0] = { op_mov_moffs, B | MO }, [0xa1] = { op_mov_moffs, MO },
@@ -137,7 +137,7 @@ static const struct opcode two_byte[256] = {
 	[0xa8] = { op_push_sreg, D64 }, [0xa9] = { op_pop_sreg, D64 | END },
 	[0xab] = { op_bt_rm_r, M | LK },
 	[0xac] = { op_shrd, M | I8 }, [0xad] = { op_shrd, M },
-	[0xae] = { op_grp15, M }, [0xaf] = { op_imul_r_rm, M },
+	[0xae] = { NULL, G(G15) }, [0xaf] = { op_imul_r_rm, M },
 	[0xb0] = { op_cmpxchg, M | B | LK }, [0xb1] = { op_cmpxchg, M | LK },
 	[0xb2] = { op_lfar, M }, [0xb3] = { op_bt_rm_r, M | LK },
 	[0xb4] = { op_lfar, M }, [0xb5] = { op_lfar, M },
@@ -147,8 +147,8 @@ static const struct opcode two_byte[256] = {
 	[0xbc] = { op_bsf, M }, [0xbd] = { op_bsr, M },
 	[0xbe] = { op_movsx, M }, [0xbf] = { op_movsx, M },
 	[0xc0] = { op_xadd, M | B | LK }, [0xc1] = { op_xadd, M | LK },
-	[0xc2] = { op_sse, M }, [0xc3] = { op_sse, M }, [0xc4] = { op_sse, M },
-	[0xc5] = { op_sse, M }, [0xc6] = { op_sse, M },
+	[0xc2] = { op_sse, M | I8 }, [0xc3] = { op_sse, M }, [0xc4] = { op_sse, M | I8 },
+	[0xc5] = { op_sse, M | I8 }, [0xc6] = { op_sse, M | I8 },
 	[0xc7] = { NULL, G(G9) },
 	X8(0xc8, ((struct opcode){ op_bswap, OR })),
 	X16(0xd0, ((struct opcode){ op_sse, M })),
@@ -176,6 +176,9 @@ static const struct opcode groups[NGROUPS][8] = {
 	[G8] = { [4] = { op_bt_imm, 0 }, [5] = { op_bt_imm, LK }, [6] = { op_bt_imm, LK }, [7] = { op_bt_imm, LK } },
 	[G9] = { X8(0, ((struct opcode){ op_grp9, LK })) },
 	[G11] = { [0] = { op_mov_rm_imm, 0 } },
+	/* 0F AE: FXSAVE, FXRSTOR, LDMXCSR, STMXCSR (sse.c); the register forms and /4-/7 in op_grp15 */
+	[G15] = { { op_fxsave, 0 }, { op_fxrstor, 0 }, { op_ldmxcsr, 0 }, { op_stmxcsr, 0 },
+		  { op_grp15, 0 }, { op_grp15, 0 }, { op_grp15, 0 }, { op_grp15, 0 } },
 };
 
 struct dstate {

@@ -47,6 +47,9 @@ insn_fn op_clts, op_invd, op_ud, op_syscall, op_sysret, op_sysenter, op_sysexit;
 insn_fn op_lar, op_lsl, op_grp15, op_rdpmc;
 
 /* fpu.c */
-insn_fn op_fpu, op_sse;
+insn_fn op_fpu, op_fwait;
+
+/* sse.c (the SSE/MMX handlers it dispatches to are declared in simd.h) */
+insn_fn op_sse, op_fxsave, op_fxrstor, op_ldmxcsr, op_stmxcsr;
 
 #endif

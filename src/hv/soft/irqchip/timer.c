@@ -52,6 +52,9 @@ void futex_wake_all(_Atomic uint32_t *word)
 		INT32_MAX, NULL, NULL, 0);
 }
 
+/* The VMM confines threads that it did not start itself (seccomp); absent outside runvm. */
+extern void vmm_thread_started(void) __attribute__((weak));
+
 void ic_timer_armed(struct irqchip *ic, int64_t deadline)
 {
 	if (deadline < ic->timer_sleep_until)
@@ -62,6 +65,8 @@ static void *timer_main(void *arg)
 {
 	struct irqchip *ic = arg;
 
+	if (vmm_thread_started)
+		vmm_thread_started();
 	ic_lock(ic);
 	while (!ic->stopping) {
 		/* While awake, arming needs no wake-up: we recompute below. */
