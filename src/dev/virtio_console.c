@@ -12,12 +12,12 @@
  *                 Output while nobody is connected is dropped, as on a
  *                 serial line nobody listens to.
  *
- * Transmit runs on the notifying thread and never blocks: when the backend
- * cannot take more, the chain goes back to the ring with the number of its
- * bytes already written, and the device thread goes on when the backend is
- * writable again. At most CON_TX_MAX bytes of one chain are written.
- * Receive runs on the device thread, which reads input while the guest has
- * receive buffers.
+ * Both directions run on the device's thread; a notification only wakes it.
+ * Transmit never blocks: when the backend cannot take more, the chain goes
+ * back to the ring with the number of its bytes already written, and the
+ * thread goes on when the backend is writable again. At most CON_TX_MAX
+ * bytes of one chain are written. Receive: the thread reads input while
+ * the guest has receive buffers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +45,7 @@ struct virtio_console {
 	struct virtio_dev dev;          /* first: the core's pointer is ours */
 	int listen_fd;                  /* socket mode, else -1 */
 	char *socket_path;              /* removed at exit */
-	int kick_fd;                    /* eventfd: re-evaluate what to wait for */
+	int kick_fd;                    /* eventfd: the driver notified a queue */
 	int stop_fd;
 	pthread_t thread;
 	int thread_started;
@@ -100,7 +100,6 @@ static void con_tx(struct virtio_console *c)
 		if (!con_write(c, &c->tx_req)) {
 			virtq_unpop(&d->vq[CON_TX]);
 			c->tx_blocked = 1;
-			virtio_event_signal(c->kick_fd);
 			break;
 		}
 		virtq_push(&d->vq[CON_TX], c->tx_req.head, 0);
@@ -112,11 +111,8 @@ static void con_tx(struct virtio_console *c)
 
 static void con_queue_notify(struct virtio_dev *d, unsigned q)
 {
-	struct virtio_console *c = (struct virtio_console *)d;
-	if (q == CON_TX)
-		con_tx(c);
-	else if (q == CON_RX)
-		virtio_event_signal(c->kick_fd);
+	(void)q;
+	virtio_event_signal(((struct virtio_console *)d)->kick_fd);
 }
 
 /* --- Receive and the device thread ------------------------------------------------ */
@@ -213,6 +209,8 @@ static void *con_thread(void *arg)
 			virtio_event_drain(c->kick_fd);
 			pthread_mutex_lock(&c->dev.lock);
 			c->rx_wait_buffers = 0;
+			if (virtio_dev_running(&c->dev))
+				con_tx(c);
 			pthread_mutex_unlock(&c->dev.lock);
 		}
 		if (p[P_LISTEN].revents)

@@ -21,6 +21,10 @@
  * of the transport runs the queue. KVM_IRQFD is not used: raising the
  * line from a device thread with KVM_IRQ_LINE costs no guest exit either,
  * and a level line through an irqfd would need the resample protocol.
+ *
+ * Threads: register accesses run on vCPU threads and make no system call
+ * but futex and eventfd writes; everything else (the ioeventfd set-up, the
+ * devices' I/O) happens on device threads.
  */
 #include <errno.h>
 #include <poll.h>
@@ -50,8 +54,9 @@ struct virtio_mmio {
 
 	/* Queue notifications through KVM_IOEVENTFD (see the top of the file). */
 	int ioevent_cap;                /* the hypervisor has it */
-	int ioevent_registered;         /* in the current machine */
+	int ioevent_registered;         /* asked for in the current machine */
 	int ioevent_fd[VIRTIO_MAX_QUEUES];
+	int register_fd;                /* eventfd: bind the eventfds in the current machine */
 	int stop_fd;
 	pthread_t thread;
 	int thread_started;
@@ -251,22 +256,54 @@ struct virtio_dev *virtio_mmio_dev(struct virtio_mmio *t) { return t->dev; }
 
 /* --- ioeventfd ------------------------------------------------------------------ */
 
+/*
+ * Binds each queue's QueueNotify value to its eventfd in the current
+ * machine (a reboot makes a new one). Until it is done, notifications
+ * come as MMIO exits, which work just as well, only slower.
+ */
+static void ioevent_bind(struct virtio_mmio *t)
+{
+	struct vm *vm = t->vm;
+	pthread_mutex_lock(&vm->machine_lock);
+	for (unsigned q = 0; q < t->dev->nqueues && vm->vm_fd >= 0; q++) {
+		struct kvm_ioeventfd io = {
+			.datamatch = q,
+			.addr = t->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+			.len = 4,
+			.fd = t->ioevent_fd[q],
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		/* EEXIST: bound already, by an earlier request in this machine. */
+		if (vm_ioctl(vm, vm->vm_fd, KVM_IOEVENTFD, &io) < 0 && errno != EEXIST) {
+			fprintf(stderr, "runvm: %s: KVM_IOEVENTFD: %m; notifications go through MMIO exits\n",
+				t->dev->name);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vm->machine_lock);
+}
+
 static void *ioevent_thread(void *arg)
 {
 	struct virtio_mmio *t = arg;
 	unsigned n = t->dev->nqueues;
-	struct pollfd p[VIRTIO_MAX_QUEUES + 1];
+	struct pollfd p[VIRTIO_MAX_QUEUES + 2];
 	for (unsigned q = 0; q < n; q++)
 		p[q] = (struct pollfd){ .fd = t->ioevent_fd[q], .events = POLLIN };
-	p[n] = (struct pollfd){ .fd = t->stop_fd, .events = POLLIN };
+	p[n] = (struct pollfd){ .fd = t->register_fd, .events = POLLIN };
+	p[n + 1] = (struct pollfd){ .fd = t->stop_fd, .events = POLLIN };
 	for (;;) {
-		if (poll(p, n + 1, -1) < 0) {
+		if (poll(p, n + 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (p[n].revents)
+		if (p[n + 1].revents)
 			break;
+		if (p[n].revents) {
+			virtio_event_drain(t->register_fd);
+			ioevent_bind(t);
+		}
 		for (unsigned q = 0; q < n; q++) {
 			if (!(p[q].revents & POLLIN))
 				continue;
@@ -279,7 +316,7 @@ static void *ioevent_thread(void *arg)
 	return NULL;
 }
 
-/* Whether the hypervisor offers KVM_IOEVENTFD; makes the eventfds if so. */
+/* With KVM_IOEVENTFD: the eventfds and the thread that waits on them. */
 static void ioevent_setup(struct virtio_mmio *t)
 {
 	struct vm *vm = t->vm;
@@ -287,52 +324,29 @@ static void ioevent_setup(struct virtio_mmio *t)
 	    vm_ioctl(vm, vm->sys_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_IOEVENTFD) <= 0)
 		return;
 	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (t->stop_fd < 0)
+	t->register_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->stop_fd < 0 || t->register_fd < 0)
 		return;
 	for (unsigned q = 0; q < t->dev->nqueues; q++) {
 		t->ioevent_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (t->ioevent_fd[q] < 0)
 			return;
 	}
+	char name[16];
+	snprintf(name, sizeof(name), "virtio-ioev%u", t->slot % 100u);
+	if (virtio_thread_start(&t->thread, ioevent_thread, t, name) < 0)
+		return;
+	t->thread_started = 1;
 	t->ioevent_cap = 1;
 }
 
-/*
- * Binds each queue's QueueNotify value to its eventfd in the current
- * machine (a reboot makes a new one). Runs on a vCPU thread at DRIVER_OK,
- * when the machine exists; until then notifications are MMIO exits.
- */
+/* At DRIVER_OK, on a vCPU thread: the machine exists; have the thread bind the eventfds. */
 static void ioevent_register(struct virtio_mmio *t)
 {
-	struct vm *vm = t->vm;
 	if (!t->ioevent_cap || t->ioevent_registered)
 		return;
 	t->ioevent_registered = 1;
-	if (!t->thread_started) {
-		char name[16];
-		snprintf(name, sizeof(name), "virtio-ioev%u", t->slot);
-		if (virtio_thread_start(&t->thread, ioevent_thread, t, name) < 0) {
-			t->ioevent_cap = 0;
-			return;
-		}
-		t->thread_started = 1;
-	}
-	for (unsigned q = 0; q < t->dev->nqueues; q++) {
-		struct kvm_ioeventfd io = {
-			.datamatch = q,
-			.addr = t->base + VIRTIO_MMIO_QUEUE_NOTIFY,
-			.len = 4,
-			.fd = t->ioevent_fd[q],
-			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-		if (vm_ioctl(vm, vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
-			/* Unbound queues still work, through MMIO exits. */
-			fprintf(stderr, "runvm: %s: KVM_IOEVENTFD: %m; notifications go through MMIO exits\n",
-				t->dev->name);
-			t->ioevent_cap = 0;
-			return;
-		}
-	}
+	virtio_event_signal(t->register_fd);
 }
 
 static void ioevent_fini(struct virtio_mmio *t)
@@ -346,6 +360,8 @@ static void ioevent_fini(struct virtio_mmio *t)
 			close(t->ioevent_fd[q]);
 	if (t->stop_fd >= 0)
 		close(t->stop_fd);
+	if (t->register_fd >= 0)
+		close(t->register_fd);
 }
 
 /* --- Life cycle ------------------------------------------------------------------ */
@@ -375,7 +391,7 @@ struct virtio_mmio *virtio_mmio_create(struct vm *vm, struct virtio_dev *d, unsi
 	t->slot = slot;
 	t->base = VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_STRIDE;
 	t->gsi = gsis[slot];
-	t->stop_fd = -1;
+	t->stop_fd = t->register_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		t->ioevent_fd[q] = -1;
 	d->transport = t;

@@ -160,6 +160,7 @@ static const struct rule threads[] = {
 	ALLOW(set_robust_list),
 	ALLOW(rseq),
 	ALLOW_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER),
+	ALLOW_EQ(prctl, 0, PR_SET_NAME),
 };
 
 /*

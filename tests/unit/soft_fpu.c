@@ -396,6 +396,36 @@ static void test_faults(void)
 	tcpu_free(&t);
 }
 
+/* Outside 64-bit mode: the 16-bit environment layout in real mode; FXSAVE without XMM8-15. */
+GUEST_CODE(g_real_env, ".code16", "fninit\n fld1\n fldpi\n fnstenv 0x2000\n fnsave 0x2100\n frstor 0x2100\n"
+	"fxch\n fistps 0x2200\n");
+GUEST_CODE(g_prot_fxsave, ".code32", "fld1\n fxsave 0x20200\n addss 0x20200, %xmm0\n");
+
+static void test_other_modes(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_REAL);
+	CHECK(tcpu_exec(&t, g_real_env, g_real_env_end));
+	CHECK_EQ(t_read(&t, 0x2000, 2), 0x37f);                 /* FCW */
+	CHECK_EQ(t_read(&t, 0x2002, 2), 6 << 11);               /* FSW: TOP 6 */
+	CHECK_EQ(t_read(&t, 0x2004, 2), 0x0fff);                /* FTW: 6 and 7 valid */
+	CHECK_EQ(t_read(&t, 0x2100 + 4, 2), 0x0fff);            /* FNSAVE: same environment ... */
+	CHECK_EQ(t_read(&t, 0x2100 + 14 + 8, 2), 0x4000);       /* ... then ST0 = pi: exponent 0x4000 */
+	CHECK_EQ(t_read(&t, 0x2100 + 24 + 8, 2), 0x3fff);       /* ST1 = 1 */
+	CHECK_EQ(t_read(&t, 0x2200, 2), 1);                     /* FRSTOR brought both back */
+	tcpu_free(&t);
+
+	tcpu_init(&t, T_PROT32);
+	t.c.cr4 |= CR4_OSFXSR;
+	memset(t.c.fxsave + 160 + 16 * 8, 0xcd, 16);
+	memset(t.mem + 0x20200, 0xee, 512);
+	CHECK(tcpu_exec(&t, g_prot_fxsave, g_prot_fxsave_end));
+	CHECK_EQ(t_read(&t, 0x20200, 2), 0x37f);
+	CHECK_EQ(t_read(&t, 0x20200 + 4, 1), 0x80);              /* abridged tags: physical 7 */
+	CHECK_EQ(t_read(&t, 0x20200 + 160 + 16 * 8, 8), 0xeeeeeeeeeeeeeeeeULL);
+	tcpu_free(&t);
+}
+
 int main(void)
 {
 	make_inputs();
@@ -408,5 +438,6 @@ int main(void)
 	RUN(test_mmx);
 	RUN(test_known_values);
 	RUN(test_faults);
+	RUN(test_other_modes);
 	TEST_EXIT();
 }

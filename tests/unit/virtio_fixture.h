@@ -260,6 +260,36 @@ static inline int vx_wait_used(unsigned q, uint16_t want)
 	return 0;
 }
 
+static inline void vx_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Devices work on threads of their own: kick, then wait until every chain posted on q is used. */
+static inline int vx_kick_wait(unsigned q)
+{
+	vx_kick(q);
+	return vx_wait_used(q, drv.q[q].avail_idx);
+}
+
+/* Gives a device thread time to do what it should not (for checks that nothing happened). */
+static inline void vx_settle(void)
+{
+	vx_sleep_ms(30);
+}
+
+/* Waits up to 5 s for all of bits in the device status. */
+static inline int vx_wait_status(uint32_t bits)
+{
+	for (int i = 0; i < 5000; i++) {
+		if ((vx_status() & bits) == bits)
+			return 1;
+		vx_sleep_ms(1);
+	}
+	return 0;
+}
+
 /* The next used element of q: its id and length; -1 when none. */
 static inline int vx_take_used(unsigned q, uint32_t *id, uint32_t *len)
 {

@@ -99,7 +99,7 @@ static void test_transmit(void)
 		((uint8_t *)vx_mem(b, 60))[i] = (uint8_t)(40 + i);
 	struct vx_buf chain[3] = { { h, HDR, VX_R }, { a, 40, VX_R }, { b, 60, VX_R } };
 	uint16_t head = vx_post(TX, chain, 3);
-	vx_kick(TX);
+	CHECK(vx_kick_wait(TX));
 	uint8_t got[256];
 	CHECK_EQ(peer_recv(got, sizeof(got)), HDR + 100);
 	uint8_t zero[HDR] = { 0 };
@@ -126,8 +126,7 @@ static void test_transmit_bad_chains(void)
 	vx_post(TX, &s, 1);
 	vx_post(TX, &l, 1);
 	vx_post(TX, &w, 1);
-	vx_kick(TX);
-	CHECK_EQ(vx_used_idx(TX), 3);
+	CHECK(vx_kick_wait(TX));
 	uint8_t got[16];
 	CHECK_EQ(recv(peer, got, sizeof(got), 0), -1);
 	CHECK_EQ(vx_status() & VIRTIO_STATUS_NEEDS_RESET, 0);

@@ -1,0 +1,7 @@
+/* Fuzzes the pvh loader (boot_pvh) with whole kernel files: see boot.h. */
+#include "boot.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_boot(data, size, boot_pvh);
+}
