@@ -75,6 +75,9 @@ static void query(struct cpu *c, unsigned op, uint64_t lin)
 {
 	int size = sizes[(op >> 2) & 3];
 	int acc = op & 16 ? ACC_SYS : 0;
+	/* As the CPU's own callers do (seg_lin): linear addresses are 32-bit outside long mode. */
+	if (c->mode != MODE_LONG)
+		lin = (uint32_t)lin;
 	uint64_t v = lin * 0x9e3779b97f4a7c15ULL;
 	switch (op & 3) {
 	case 0: {
@@ -94,8 +97,14 @@ static void query(struct cpu *c, unsigned op, uint64_t lin)
 		uint64_t gpa_end = mmu_translate(c, lin + (uint64_t)size - 1, ACC_R | acc);
 		uint64_t got = lin_read(c, lin, size, ACC_R | acc);
 		uint64_t mask = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-		if (pmem_host(&pm, gpa, 1) && pmem_host(&pm, gpa_end, 1))
+		if (pmem_host(&pm, gpa, 1) && pmem_host(&pm, gpa_end, 1) && got != (v & mask)) {
+			fprintf(fuzz_real_stderr ? fuzz_real_stderr : stderr,
+				"write of %d bytes at %#llx (gpa %#llx..%#llx, mode %d, cpl %d): "
+				"wrote %#llx, read back %#llx\n", size, (unsigned long long)lin,
+				(unsigned long long)gpa, (unsigned long long)gpa_end, (int)c->mode, c->cpl,
+				(unsigned long long)(v & mask), (unsigned long long)got);
 			FUZZ_ASSERT(got == (v & mask));
+		}
 		break;
 	}
 	default:

@@ -1,8 +1,10 @@
 /*
  * Fuzzes the platform devices' register interfaces through the buses, as
  * a guest drives them with IN/OUT and MMIO: every device of a runvm PC
- * (serial, i8042, CMOS/RTC, POST, debug-exit, ACPI PM, fw_cfg, testdev)
- * on a VM without a hypervisor, reset before each input.
+ * (serial, i8042, CMOS/RTC, POST, debug-exit, ACPI PM, fw_cfg, testdev,
+ * and the virtio-mmio transports of virtio-rng, -blk and -console, whose
+ * queues then walk whatever the input put in their registers) on a VM
+ * without a hypervisor, reset before each input.
  *
  * Each access is 4 to 12 bytes: a kind byte (bit 0 MMIO, bit 1 write,
  * bits 2-3 the width 1/2/4/8, bit 4 a raw 16-bit port or 32-bit address
@@ -17,6 +19,12 @@
 
 static struct vm vm;
 static struct config cfg;
+static char disk_path[64];
+
+static void remove_disk(void)
+{
+	unlink(disk_path);
+}
 
 static void setup(void)
 {
@@ -27,6 +35,18 @@ static void setup(void)
 	close(null);
 	cfg.cpus = 2;
 	cfg.testdev = 1;
+	/* The virtio devices that need no host setup: an entropy source, a
+	 * disk on a small scratch file, a second console writing nowhere. */
+	cfg.rng = 1;
+	cfg.console2 = "/dev/null";
+	snprintf(disk_path, sizeof(disk_path), "/tmp/runvm-fuzz-disk-%d", (int)getpid());
+	int fd = open(disk_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
+		abort();
+	close(fd);
+	atexit(remove_disk);
+	snprintf(cfg.disks[0].path, sizeof(cfg.disks[0].path), "%s", disk_path);
+	cfg.n_disks = 1;
 	fuzz_vm_init(&vm, &cfg, 64ULL << 20);
 	fuzz_capture_messages();
 	if (devices_init(&vm) < 0)

@@ -49,3 +49,13 @@ fuzz-replay: $(FUZZ_REPLAY_BINS)
 
 .PHONY: fuzz fuzz-replay
 -include $(FUZZ_OBJS:.o=.d)
+
+# The hand-made seeds (fuzz/tools/mkseeds.c); the corpora keep them.
+build/fuzz/mkseeds: fuzz/tools/mkseeds.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+fuzz-seeds: build/fuzz/mkseeds
+	build/fuzz/mkseeds fuzz/corpus
+
+.PHONY: fuzz-seeds

@@ -89,6 +89,7 @@ void guest_main(void)
 			one_access();
 	}
 	serial_reset();
+	printf("\n");                   /* after the storm's bytes, a line of our own */
 	/* Still here, still ourselves: code, data and stack survived. */
 	expect_eq("guard after the storm", rng_state != 0, 1);
 	test_end();

@@ -17,9 +17,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../vmm/seccomp.h"
 #include "../vmm/vm.h"
 #include "device.h"
 #include "virtio.h"
@@ -504,6 +506,20 @@ void virtio_config_put(struct virtio_dev *d, unsigned offset, uint64_t value, un
 
 /* --- Threads ------------------------------------------------------------------ */
 
+/* Every device thread confines itself (seccomp) before it touches guest data. */
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *confined_thread(void *p)
+{
+	struct thread_start s = *(struct thread_start *)p;
+	free(p);
+	seccomp_enter_or_exit(SECCOMP_DEVICE);
+	return s.fn(s.arg);
+}
+
 int virtio_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
 {
 	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT };
@@ -511,10 +527,17 @@ int virtio_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char
 	sigfillset(&all);
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 		sigdelset(&all, faults[i]);
+	struct thread_start *s = malloc(sizeof(*s));
+	if (!s) {
+		fprintf(stderr, "runvm: cannot start the %s thread: out of memory\n", name);
+		return -1;
+	}
+	*s = (struct thread_start){ fn, arg };
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(t, NULL, fn, arg);
+	int r = pthread_create(t, NULL, confined_thread, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
+		free(s);
 		fprintf(stderr, "runvm: cannot start the %s thread: %s\n", name, strerror(r));
 		return -1;
 	}

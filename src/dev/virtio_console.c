@@ -44,7 +44,7 @@
 struct virtio_console {
 	struct virtio_dev dev;          /* first: the core's pointer is ours */
 	int listen_fd;                  /* socket mode, else -1 */
-	char *socket_path;              /* removed at exit */
+	char *socket_path;              /* removed when the thread stops */
 	int kick_fd;                    /* eventfd: the driver notified a queue */
 	int stop_fd;
 	pthread_t thread;
@@ -220,6 +220,9 @@ static void *con_thread(void *arg)
 		else if (p[P_IN].revents)
 			con_rx(c);
 	}
+	/* The socket file goes with us (here: the main thread's system calls are few). */
+	if (c->socket_path)
+		unlink(c->socket_path);
 	return NULL;
 }
 
@@ -243,10 +246,9 @@ static void con_destroy(struct virtio_dev *d)
 	con_close_fds(c);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
-	if (c->socket_path) {
+	if (c->socket_path && !c->thread_started)
 		unlink(c->socket_path);
-		free(c->socket_path);
-	}
+	free(c->socket_path);
 	if (c->kick_fd >= 0)
 		close(c->kick_fd);
 	if (c->stop_fd >= 0)
@@ -310,12 +312,16 @@ static int con_listen(struct virtio_console *c, const char *path)
 	}
 	strcpy(a.sun_path, path);
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(c->listen_fd, 1) < 0) {
+	if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		fprintf(stderr, "runvm: --console2 socket:%s: %m\n", path);
 		return -1;
 	}
 	c->socket_path = strdup(path);
+	if (!c->socket_path || listen(c->listen_fd, 1) < 0) {
+		fprintf(stderr, "runvm: --console2 socket:%s: %m\n", path);
+		unlink(path);
+		return -1;
+	}
 	return 0;
 }
 

@@ -111,11 +111,27 @@ static const struct rule vcpu_kvm[] = {
 	ALLOW_IOCTL(KVM_IRQ_LINE),
 };
 
-/* Device threads: waiting for input and raising interrupts. */
+/*
+ * Device threads: waiting for input and kicks, raising interrupts, and the
+ * virtio back ends' I/O on descriptors opened at start-up (disk images,
+ * TAP devices, console files and sockets, host entropy).
+ */
 static const struct rule device_io[] = {
 	ALLOW(read),
 	ALLOW(poll),
 	ALLOW_IOCTL(KVM_IRQ_LINE),
+	ALLOW_IOCTL(KVM_IOEVENTFD),     /* re-bound after each reboot */
+	ALLOW(readv),
+	ALLOW(writev),
+	ALLOW(preadv),
+	ALLOW(pwritev2),
+	ALLOW(pwrite64),
+	ALLOW(fdatasync),
+	ALLOW(fallocate),
+	ALLOW(getrandom),
+	ALLOW(sendmsg),
+	ALLOW(accept4),                 /* a new client of a console socket */
+	ALLOW(close),                   /* ... and one that went away */
 };
 
 /*
@@ -161,6 +177,7 @@ static const struct rule threads[] = {
 	ALLOW(rseq),
 	ALLOW_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER),
 	ALLOW_EQ(prctl, 0, PR_SET_NAME),
+	ALLOW_EQ(prctl, 0, PR_GET_NAME),
 };
 
 /*
@@ -213,9 +230,11 @@ static const struct rule sanitizer_runtime[] = {
 
 /*
  * Filters stack: a thread that the confined main thread starts (the vCPUs
- * of every boot after the first, the irqchip timer of the soft
- * hypervisor) runs under main's filter as well as its own, so main's list
- * must hold what those lists allow too.
+ * of every boot after the first, the soft hypervisor's irqchip timer) runs
+ * under main's filter as well as its own, so main's list must hold what
+ * those threads do. Device threads with I/O of their own (serial input,
+ * virtio) all start before main confines itself; the timer thread needs
+ * only what every thread has.
  */
 static const struct group main_list[] = {
 	GROUP("every thread", every_thread),
@@ -223,7 +242,6 @@ static const struct group main_list[] = {
 	GROUP("rebuild", main_rebuild),
 	GROUP("threads", threads),
 	GROUP("vcpu", vcpu_kvm),
-	GROUP("device", device_io),
 };
 static const struct group vcpu_list[] = {
 	GROUP("every thread", every_thread),
@@ -445,9 +463,13 @@ int seccomp_prepare(const struct config *cfg)
 
 int seccomp_enter(enum seccomp_thread kind)
 {
-	/* Named by kind, so that ps -T and /proc show which thread is which. */
-	if (kind != SECCOMP_MAIN && (unsigned)kind < SECCOMP_N_THREADS && confined_as < 0) {
-		char name[16];
+	/*
+	 * Named by kind, so that ps -T and /proc show which thread is which,
+	 * unless its creator already gave it a better name.
+	 */
+	char name[16] = "";
+	if (kind != SECCOMP_MAIN && (unsigned)kind < SECCOMP_N_THREADS && confined_as < 0 &&
+	    prctl(PR_GET_NAME, name, 0, 0, 0) == 0 && !strncmp(name, program_invocation_short_name, sizeof(name) - 1)) {
 		snprintf(name, sizeof(name), "runvm-%s", kinds[kind].name);
 		prctl(PR_SET_NAME, name, 0, 0, 0);
 	}

@@ -10,7 +10,8 @@
 #include "internal.h"
 #include "insns.h"
 
-enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP,
+       ALU_TEST };     /* AND that keeps only the flags */
 
 uint64_t flags_arith(struct cpu *c)
 {
@@ -41,6 +42,22 @@ uint64_t flags_arith(struct cpu *c)
 		cf = c->flags & F_CF;
 		of = res == sign - 1;
 		af = (res & 0xf) == 0xf;
+		break;
+	case LF_SHL:    /* b: the count, 1-31 or 1-63 */
+		cf = b <= (uint64_t)size * 8 ? (a >> (size * 8 - b)) & 1 : 0;
+		of = !!(res & sign) ^ !!cf;
+		break;
+	case LF_SHR:
+		cf = (a >> (b - 1)) & 1;
+		of = a & sign;
+		break;
+	case LF_SAR: {
+		int64_t sa = (int64_t)sign_extend(a, size);
+		cf = b < (uint64_t)size * 8 ? (uint64_t)(sa >> (b - 1)) & 1 : sa < 0;
+		break;
+	}
+	case LF_MUL:    /* a: the product did not fit */
+		cf = of = a;
 		break;
 	default:        /* LF_LOGIC */
 		break;
@@ -104,7 +121,7 @@ int cond_true(struct cpu *c, int cc)
 }
 
 /* One ALU operation; sets lazy flags and returns the result. */
-static uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
+static ALWAYS_INLINE uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
 {
 	uint64_t m = size_mask(size), r;
 	a &= m;
@@ -128,10 +145,13 @@ static uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
 		set_lazy(c, LF_SBB, size, r, a, b);
 		return r;
 	case ALU_OR: r = a | b; break;
-	case ALU_AND: r = a & b; break;
+	case ALU_AND:
+	case ALU_TEST: r = a & b; break;
 	default: r = a ^ b; break;
 	}
-	set_lazy(c, LF_LOGIC, size, r, 0, 0);
+	/* Logic results need no operands: CF, OF and AF are clear. */
+	c->lf_op = LF_LOGIC | size_log2(size);
+	c->lf_res = r;
 	return r;
 }
 
@@ -140,17 +160,23 @@ static uint64_t alu_rmw(struct cpu *c, int kind, int size, uint64_t dst, uint64_
 	return alu(c, kind, size, dst, src);
 }
 
+/* alu() with run-time arguments, out of line for the generic handlers. */
+static __attribute__((noinline)) uint64_t alu_any(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
+{
+	return alu(c, kind, size, a, b);
+}
+
 /* 00-3F: op r/m, reg (direction bit clear) */
 void op_alu_rm_r(struct cpu *c, const struct insn *in)
 {
 	int kind = (in->op >> 3) & 7, sz = in->opsize;
 	uint64_t src = reg_read(c, in->reg, sz);
 	if (in->mod == 3) {
-		uint64_t r = alu(c, kind, sz, reg_read(c, in->rm, sz), src);
+		uint64_t r = alu_any(c, kind, sz, reg_read(c, in->rm, sz), src);
 		if (kind != ALU_CMP)
 			reg_write(c, in->rm, sz, r);
 	} else if (kind == ALU_CMP) {
-		alu(c, kind, sz, rm_read(c, in, sz), src);
+		alu_any(c, kind, sz, rm_read(c, in, sz), src);
 	} else {
 		rm_rmw(c, in, sz, alu_rmw, kind, src, in->pfx & PFX_LOCK);
 	}
@@ -160,7 +186,7 @@ void op_alu_rm_r(struct cpu *c, const struct insn *in)
 void op_alu_r_rm(struct cpu *c, const struct insn *in)
 {
 	int kind = (in->op >> 3) & 7, sz = in->opsize;
-	uint64_t r = alu(c, kind, sz, reg_read(c, in->reg, sz), rm_read(c, in, sz));
+	uint64_t r = alu_any(c, kind, sz, reg_read(c, in->reg, sz), rm_read(c, in, sz));
 	if (kind != ALU_CMP)
 		reg_write(c, in->reg, sz, r);
 }
@@ -168,7 +194,7 @@ void op_alu_r_rm(struct cpu *c, const struct insn *in)
 void op_alu_acc_imm(struct cpu *c, const struct insn *in)
 {
 	int kind = (in->op >> 3) & 7, sz = in->opsize;
-	uint64_t r = alu(c, kind, sz, reg_read(c, R_AX, sz), in->imm);
+	uint64_t r = alu_any(c, kind, sz, reg_read(c, R_AX, sz), in->imm);
 	if (kind != ALU_CMP)
 		reg_write(c, R_AX, sz, r);
 }
@@ -178,25 +204,30 @@ void op_alu_rm_imm(struct cpu *c, const struct insn *in)
 {
 	int kind = in->reg & 7, sz = in->opsize;
 	if (in->mod == 3) {
-		uint64_t r = alu(c, kind, sz, reg_read(c, in->rm, sz), in->imm);
+		uint64_t r = alu_any(c, kind, sz, reg_read(c, in->rm, sz), in->imm);
 		if (kind != ALU_CMP)
 			reg_write(c, in->rm, sz, r);
 	} else if (kind == ALU_CMP) {
-		alu(c, kind, sz, rm_read(c, in, sz), in->imm);
+		alu_any(c, kind, sz, rm_read(c, in, sz), in->imm);
 	} else {
 		rm_rmw(c, in, sz, alu_rmw, kind, in->imm, in->pfx & PFX_LOCK);
 	}
 }
 
-static uint64_t incdec(struct cpu *c, int dec, int size, uint64_t dst, uint64_t src)
+static ALWAYS_INLINE uint64_t incdec_body(struct cpu *c, int dec, int size, uint64_t dst)
 {
-	(void)src;
 	/* INC/DEC keep CF: fix it in RFLAGS before the lazy state moves on. */
 	uint64_t cf = (uint64_t)get_cf(c);
 	c->flags = (c->flags & ~(uint64_t)F_CF) | cf;
 	uint64_t r = (dec ? dst - 1 : dst + 1) & size_mask(size);
 	set_lazy(c, dec ? LF_DEC : LF_INC, size, r, dst, 1);
 	return r;
+}
+
+static uint64_t incdec(struct cpu *c, int dec, int size, uint64_t dst, uint64_t src)
+{
+	(void)src;
+	return incdec_body(c, dec, size, dst);
 }
 
 void op_inc_r(struct cpu *c, const struct insn *in)
@@ -221,17 +252,17 @@ void op_dec_rm(struct cpu *c, const struct insn *in)
 
 void op_test_rm_r(struct cpu *c, const struct insn *in)
 {
-	alu(c, ALU_AND, in->opsize, rm_read(c, in, in->opsize), reg_read(c, in->reg, in->opsize));
+	alu_any(c, ALU_AND, in->opsize, rm_read(c, in, in->opsize), reg_read(c, in->reg, in->opsize));
 }
 
 void op_test_acc_imm(struct cpu *c, const struct insn *in)
 {
-	alu(c, ALU_AND, in->opsize, reg_read(c, R_AX, in->opsize), in->imm);
+	alu_any(c, ALU_AND, in->opsize, reg_read(c, R_AX, in->opsize), in->imm);
 }
 
 void op_test_rm_imm(struct cpu *c, const struct insn *in)
 {
-	alu(c, ALU_AND, in->opsize, rm_read(c, in, in->opsize), in->imm);
+	alu_any(c, ALU_AND, in->opsize, rm_read(c, in, in->opsize), in->imm);
 }
 
 static uint64_t not_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
@@ -243,7 +274,7 @@ static uint64_t not_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t
 static uint64_t neg_rmw(struct cpu *c, int arg, int size, uint64_t dst, uint64_t src)
 {
 	(void)arg; (void)src;
-	return alu(c, ALU_SUB, size, 0, dst);
+	return alu_any(c, ALU_SUB, size, 0, dst);
 }
 
 void op_not(struct cpu *c, const struct insn *in)
@@ -254,6 +285,173 @@ void op_not(struct cpu *c, const struct insn *in)
 void op_neg(struct cpu *c, const struct insn *in)
 {
 	rm_rmw(c, in, in->opsize, neg_rmw, 0, 0, in->pfx & PFX_LOCK);
+}
+
+/*
+ * ---- Forms specialized at decode time ----
+ *
+ * alu_select() picks these for the common cases: the operation, the
+ * operand size and register-or-memory are constants in each, so the
+ * switches of the generic path fold away. Memory forms exist for 64-bit
+ * code only; on a TLB miss they hand the instruction to the generic
+ * handler, which starts it again from scratch (nothing was written yet).
+ * ADC and SBB, LOCK and the other modes' memory operands stay generic.
+ */
+
+static ALWAYS_INLINE void alu_to_reg(struct cpu *c, int kind, int size, int r, uint64_t a, uint64_t b)
+{
+	uint64_t v = alu(c, kind, size, a, b);
+	if (kind != ALU_CMP && kind != ALU_TEST)
+		reg_write(c, r, size, v);
+}
+
+/* r/m (a register) op= reg */
+static ALWAYS_INLINE void alu_rr(struct cpu *c, const struct insn *in, int kind, int size)
+{
+	alu_to_reg(c, kind, size, in->rm, reg_read(c, in->rm, size), reg_read(c, in->reg, size));
+}
+
+/* r/m (a register) op= imm */
+static ALWAYS_INLINE void alu_ri(struct cpu *c, const struct insn *in, int kind, int size)
+{
+	alu_to_reg(c, kind, size, in->rm, reg_read(c, in->rm, size), in->imm);
+}
+
+/* reg op= memory */
+static ALWAYS_INLINE void alu_rm(struct cpu *c, const struct insn *in, int kind, int size)
+{
+	uint64_t v = lin_read(c, ea_lin64(c, in), size, ACC_R);
+	alu_to_reg(c, kind, size, in->reg, reg_read(c, in->reg, size), v);
+}
+
+/* memory op= src; generic: the handler that does it all */
+static ALWAYS_INLINE void alu_mem(struct cpu *c, const struct insn *in, int kind, int size,
+				  uint64_t src, insn_fn *generic)
+{
+	uint64_t lin = ea_lin64(c, in);
+	if (kind == ALU_CMP || kind == ALU_TEST) {
+		alu(c, kind, size, lin_read(c, lin, size, ACC_R), src);
+		return;
+	}
+	uint8_t *p = tlb_write_ptr(c, lin, size);
+	if (unlikely(!p)) {
+		generic(c, in);
+		return;
+	}
+	host_store(p, size, alu(c, kind, size, host_load(p, size), src));
+}
+
+static ALWAYS_INLINE void alu_mr(struct cpu *c, const struct insn *in, int kind, int size)
+{
+	alu_mem(c, in, kind, size, reg_read(c, in->reg, size),
+		kind == ALU_TEST ? op_test_rm_r : op_alu_rm_r);
+}
+
+static ALWAYS_INLINE void alu_mi(struct cpu *c, const struct insn *in, int kind, int size)
+{
+	alu_mem(c, in, kind, size, in->imm, kind == ALU_TEST ? op_test_rm_imm : op_alu_rm_imm);
+}
+
+/* One handler per form, operation and size; tables [operation][log2 size]. */
+#define ALU_FN(form, k, K, sz) \
+	static void alu_##form##_##k##sz(struct cpu *c, const struct insn *in) { alu_##form(c, in, K, sz); }
+#define ALU_FNS(form, k, K) ALU_FN(form, k, K, 1) ALU_FN(form, k, K, 2) ALU_FN(form, k, K, 4) ALU_FN(form, k, K, 8)
+#define ALU_KINDS(form) ALU_FNS(form, add, ALU_ADD) ALU_FNS(form, or, ALU_OR) ALU_FNS(form, and, ALU_AND) \
+	ALU_FNS(form, sub, ALU_SUB) ALU_FNS(form, xor, ALU_XOR) ALU_FNS(form, cmp, ALU_CMP) \
+	ALU_FNS(form, test, ALU_TEST)
+ALU_KINDS(rr)
+ALU_KINDS(ri)
+ALU_KINDS(rm)
+ALU_KINDS(mr)
+ALU_KINDS(mi)
+
+#define ALU_ROW(form, k) { alu_##form##_##k##1, alu_##form##_##k##2, alu_##form##_##k##4, alu_##form##_##k##8 }
+#define ALU_TABLE(form) { [ALU_ADD] = ALU_ROW(form, add), [ALU_OR] = ALU_ROW(form, or), \
+	[ALU_AND] = ALU_ROW(form, and), [ALU_SUB] = ALU_ROW(form, sub), [ALU_XOR] = ALU_ROW(form, xor), \
+	[ALU_CMP] = ALU_ROW(form, cmp), [ALU_TEST] = ALU_ROW(form, test) }
+enum { FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI, NFORMS };
+static insn_fn *const alu_forms[NFORMS][ALU_TEST + 1][4] = {
+	[FORM_RR] = ALU_TABLE(rr), [FORM_RI] = ALU_TABLE(ri), [FORM_RM] = ALU_TABLE(rm),
+	[FORM_MR] = ALU_TABLE(mr), [FORM_MI] = ALU_TABLE(mi),
+};
+
+/* INC/DEC of a register, or of memory in 64-bit code. */
+static ALWAYS_INLINE void incdec_r(struct cpu *c, const struct insn *in, int dec, int size)
+{
+	reg_write(c, in->rm, size, incdec_body(c, dec, size, reg_read(c, in->rm, size)));
+}
+
+static ALWAYS_INLINE void incdec_m(struct cpu *c, const struct insn *in, int dec, int size)
+{
+	uint8_t *p = tlb_write_ptr(c, ea_lin64(c, in), size);
+	if (unlikely(!p)) {
+		(dec ? op_dec_rm : op_inc_rm)(c, in);
+		return;
+	}
+	host_store(p, size, incdec_body(c, dec, size, host_load(p, size)));
+}
+
+#define INCDEC_FN(form, k, dec, sz) \
+	static void k##_##form##sz(struct cpu *c, const struct insn *in) { incdec_##form(c, in, dec, sz); }
+#define INCDEC_FNS(form, k, dec) INCDEC_FN(form, k, dec, 1) INCDEC_FN(form, k, dec, 2) \
+	INCDEC_FN(form, k, dec, 4) INCDEC_FN(form, k, dec, 8)
+INCDEC_FNS(r, inc, 0)
+INCDEC_FNS(r, dec, 1)
+INCDEC_FNS(m, inc, 0)
+INCDEC_FNS(m, dec, 1)
+/* [register or memory][dec][log2 size] */
+static insn_fn *const incdec_forms[2][2][4] = {
+	{ { inc_r1, inc_r2, inc_r4, inc_r8 }, { dec_r1, dec_r2, dec_r4, dec_r8 } },
+	{ { inc_m1, inc_m2, inc_m4, inc_m8 }, { dec_m1, dec_m2, dec_m4, dec_m8 } },
+};
+
+static insn_fn *alu_pick(struct insn *in, int form_reg, int form_mem, int kind, int code_size)
+{
+	if (kind == ALU_ADC || kind == ALU_SBB)
+		return NULL;
+	if (in->mod == 3)
+		return alu_forms[form_reg][kind][size_log2(in->opsize)];
+	if (fast_mem64(in, code_size))
+		return alu_forms[form_mem][kind][size_log2(in->opsize)];
+	return NULL;
+}
+
+insn_fn *alu_select(struct insn *in, insn_fn *fn, int code_size)
+{
+	int kind = (in->op >> 3) & 7;
+	if ((fn == op_alu_rm_r || fn == op_alu_r_rm || fn == op_alu_acc_imm) &&
+	    (kind == ALU_ADC || kind == ALU_SBB))
+		return NULL;    /* before any operand is rewritten */
+	if (fn == op_alu_rm_r)
+		return alu_pick(in, FORM_RR, FORM_MR, kind, code_size);
+	if (fn == op_alu_r_rm) {
+		if (in->mod == 3) {     /* reg op= reg: the same as the other direction, swapped */
+			uint8_t r = in->reg;
+			in->reg = in->rm;
+			in->rm = r;
+		}
+		return alu_pick(in, FORM_RR, FORM_RM, kind, code_size);
+	}
+	if (fn == op_alu_rm_imm)
+		return alu_pick(in, FORM_RI, FORM_MI, in->reg & 7, code_size);
+	if (fn == op_alu_acc_imm || fn == op_test_acc_imm) {
+		in->mod = 3;
+		in->rm = R_AX;
+		return alu_pick(in, FORM_RI, FORM_MI, fn == op_test_acc_imm ? ALU_TEST : kind, code_size);
+	}
+	if (fn == op_test_rm_r)
+		return alu_pick(in, FORM_RR, FORM_MR, ALU_TEST, code_size);
+	if (fn == op_test_rm_imm)
+		return alu_pick(in, FORM_RI, FORM_MI, ALU_TEST, code_size);
+	if (fn == op_inc_r || fn == op_dec_r)
+		return incdec_forms[0][fn == op_dec_r][size_log2(in->opsize)];
+	if (fn == op_inc_rm || fn == op_dec_rm) {
+		if (in->mod == 3)
+			return incdec_forms[0][fn == op_dec_rm][size_log2(in->opsize)];
+		if (fast_mem64(in, code_size))
+			return incdec_forms[1][fn == op_dec_rm][size_log2(in->opsize)];
+	}
+	return NULL;
 }
 
 /* ---- BCD adjustments (legacy modes only) ---- */

@@ -161,3 +161,83 @@ void op_bound(struct cpu *c, const struct insn *in)
 	if (idx < lo || idx > hi)
 		cpu_fault_noerr(c, EX_BR);
 }
+
+/*
+ * ---- Forms specialized at decode time (control_select) ----
+ *
+ * Near branches of 64-bit code: the condition is a constant, the target
+ * needs only the canonical check, and CALL/RET use the 64-bit stack
+ * directly (base 0, no limit). RSP moves only after the stack access.
+ */
+
+static ALWAYS_INLINE void jump64(struct cpu *c, uint64_t target)
+{
+	if (unlikely(!is_canonical(target)))
+		GP0(c);
+	c->next_rip = target;
+}
+
+#define JCC_FN(cc) static void jcc64_##cc(struct cpu *c, const struct insn *in) \
+	{ if (cond_fast(c, cc)) jump64(c, c->next_rip + in->imm); }
+JCC_FN(0) JCC_FN(1) JCC_FN(2) JCC_FN(3) JCC_FN(4) JCC_FN(5) JCC_FN(6) JCC_FN(7)
+JCC_FN(8) JCC_FN(9) JCC_FN(10) JCC_FN(11) JCC_FN(12) JCC_FN(13) JCC_FN(14) JCC_FN(15)
+static insn_fn *const jcc64[16] = {
+	jcc64_0, jcc64_1, jcc64_2, jcc64_3, jcc64_4, jcc64_5, jcc64_6, jcc64_7,
+	jcc64_8, jcc64_9, jcc64_10, jcc64_11, jcc64_12, jcc64_13, jcc64_14, jcc64_15,
+};
+
+static void jmp64(struct cpu *c, const struct insn *in)
+{
+	jump64(c, c->next_rip + in->imm);
+}
+
+static void call64(struct cpu *c, const struct insn *in)
+{
+	uint64_t ret = c->next_rip, sp = c->gpr[R_SP] - 8;
+	jump64(c, ret + in->imm);
+	lin_write(c, sp, 8, ret, ACC_W);
+	c->gpr[R_SP] = sp;
+}
+
+static void ret64(struct cpu *c, const struct insn *in)
+{
+	uint64_t sp = c->gpr[R_SP];
+	jump64(c, lin_read(c, sp, 8, ACC_R));
+	c->gpr[R_SP] = sp + 8 + (in->op == 0xc2 ? (uint16_t)in->imm : 0);
+}
+
+/* JMP/CALL through a register or memory */
+static ALWAYS_INLINE uint64_t target_rm64(struct cpu *c, const struct insn *in)
+{
+	return in->mod == 3 ? c->gpr[in->rm] : lin_read(c, ea_lin64(c, in), 8, ACC_R);
+}
+
+static void jmp_rm64(struct cpu *c, const struct insn *in)
+{
+	jump64(c, target_rm64(c, in));
+}
+
+static void call_rm64(struct cpu *c, const struct insn *in)
+{
+	uint64_t target = target_rm64(c, in), ret = c->next_rip, sp = c->gpr[R_SP] - 8;
+	jump64(c, target);
+	lin_write(c, sp, 8, ret, ACC_W);
+	c->gpr[R_SP] = sp;
+}
+
+insn_fn *control_select(struct insn *in, insn_fn *fn, int code_size)
+{
+	if (code_size != 8 || in->opsize != 8)
+		return NULL;
+	if (fn == op_jcc)
+		return jcc64[in->op & 15];
+	if (fn == op_jmp_rel)
+		return jmp64;
+	if (fn == op_call_rel)
+		return call64;
+	if (fn == op_ret)
+		return ret64;
+	if ((fn == op_jmp_rm || fn == op_call_rm) && (in->mod == 3 || fast_mem64(in, code_size)))
+		return fn == op_jmp_rm ? jmp_rm64 : call_rm64;
+	return NULL;
+}

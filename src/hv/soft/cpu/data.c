@@ -505,3 +505,155 @@ void op_movbe(struct cpu *c, const struct insn *in)
 	else
 		rm_write(c, in, in->opsize, bswap_sized(reg_read(c, in->reg, in->opsize), in->opsize));
 }
+
+/*
+ * ---- Forms specialized at decode time (data_select) ----
+ *
+ * MOV, MOVZX/MOVSX/MOVSXD, LEA, PUSH/POP of a register, CMOVcc and
+ * SETcc with the operand size, the condition and register-or-memory as
+ * constants. Memory forms are for 64-bit code only (and the stack forms
+ * for its 64-bit stack, whose segment base is 0 and never checked).
+ */
+
+#define SIZES(M, name) M(name, 1) M(name, 2) M(name, 4) M(name, 8)
+#define ROW4(name) { name##1, name##2, name##4, name##8 }
+
+/* MOV r/m, reg: register and memory destinations */
+#define MOV_RR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
+	{ reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)); }
+#define MOV_MR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
+	{ lin_write(c, ea_lin64(c, in), sz, reg_read(c, in->reg, sz), ACC_W); }
+#define MOV_RM(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
+	{ reg_write(c, in->reg, sz, lin_read(c, ea_lin64(c, in), sz, ACC_R)); }
+#define MOV_RI(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
+	{ reg_write(c, in->rm, sz, in->imm); }
+#define MOV_MI(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
+	{ lin_write(c, ea_lin64(c, in), sz, in->imm, ACC_W); }
+SIZES(MOV_RR, mov_rr)
+SIZES(MOV_MR, mov_mr)
+SIZES(MOV_RM, mov_rm)
+SIZES(MOV_RI, mov_ri)
+SIZES(MOV_MI, mov_mi)
+static insn_fn *const mov_rr[4] = ROW4(mov_rr), *const mov_mr[4] = ROW4(mov_mr),
+	*const mov_rm[4] = ROW4(mov_rm), *const mov_ri[4] = ROW4(mov_ri), *const mov_mi[4] = ROW4(mov_mi);
+
+/* MOVZX/MOVSX from a byte or word, MOVSXD from a dword: [sign][source] */
+static ALWAYS_INLINE uint64_t widen(uint64_t v, int ssize, int sign)
+{
+	return sign ? sign_extend(v, ssize) : v;
+}
+#define EXT_FN(name, sign, ssize, dsize) \
+	static void name##_r##dsize(struct cpu *c, const struct insn *in) \
+	{ reg_write(c, in->reg, dsize, widen(reg_read(c, in->rm, ssize), ssize, sign)); } \
+	static void name##_m##dsize(struct cpu *c, const struct insn *in) \
+	{ reg_write(c, in->reg, dsize, widen(lin_read(c, ea_lin64(c, in), ssize, ACC_R), ssize, sign)); }
+#define EXT_FNS(name, sign, ssize) EXT_FN(name, sign, ssize, 2) EXT_FN(name, sign, ssize, 4) \
+	EXT_FN(name, sign, ssize, 8)
+EXT_FNS(movzb, 0, 1)
+EXT_FNS(movzw, 0, 2)
+EXT_FNS(movsb, 1, 1)
+EXT_FNS(movsw, 1, 2)
+EXT_FNS(movsd, 1, 4)
+#define EXT_ROW(name, f) { NULL, name##_##f##2, name##_##f##4, name##_##f##8 }
+/* [register or memory][kind: zx8, zx16, sx8, sx16, sx32][log2 size] */
+static insn_fn *const ext_forms[2][5][4] = {
+	{ EXT_ROW(movzb, r), EXT_ROW(movzw, r), EXT_ROW(movsb, r), EXT_ROW(movsw, r), EXT_ROW(movsd, r) },
+	{ EXT_ROW(movzb, m), EXT_ROW(movzw, m), EXT_ROW(movsb, m), EXT_ROW(movsw, m), EXT_ROW(movsd, m) },
+};
+
+static void lea64(struct cpu *c, const struct insn *in) { c->gpr[in->reg] = ea_off64(c, in); }
+static void lea32(struct cpu *c, const struct insn *in) { c->gpr[in->reg] = (uint32_t)ea_off64(c, in); }
+
+/* PUSH/POP of a 64-bit register on the 64-bit stack; RSP moves once the access is done. */
+static void push64(struct cpu *c, const struct insn *in)
+{
+	uint64_t sp = c->gpr[R_SP] - 8;
+	lin_write(c, sp, 8, c->gpr[in->rm], ACC_W);
+	c->gpr[R_SP] = sp;
+}
+
+static void pop64(struct cpu *c, const struct insn *in)
+{
+	uint64_t sp = c->gpr[R_SP];
+	uint64_t v = lin_read(c, sp, 8, ACC_R);
+	c->gpr[R_SP] = sp + 8;
+	c->gpr[in->rm] = v;     /* POP RSP: the value popped wins */
+}
+
+/* CMOVcc (a 32-bit destination is written, zero-extended, even when false) and SETcc */
+static ALWAYS_INLINE void cmov_body(struct cpu *c, const struct insn *in, int cc, int size, uint64_t v)
+{
+	if (cond_fast(c, cc))
+		reg_write(c, in->reg, size, v);
+	else if (size == 4)
+		c->gpr[in->reg] = (uint32_t)c->gpr[in->reg];
+}
+#define CMOV_FN(cc) \
+	static void cmov_r4_##cc(struct cpu *c, const struct insn *in) \
+	{ cmov_body(c, in, cc, 4, reg_read(c, in->rm, 4)); } \
+	static void cmov_r8_##cc(struct cpu *c, const struct insn *in) \
+	{ cmov_body(c, in, cc, 8, c->gpr[in->rm]); } \
+	static void cmov_m4_##cc(struct cpu *c, const struct insn *in) \
+	{ cmov_body(c, in, cc, 4, lin_read(c, ea_lin64(c, in), 4, ACC_R)); } \
+	static void cmov_m8_##cc(struct cpu *c, const struct insn *in) \
+	{ cmov_body(c, in, cc, 8, lin_read(c, ea_lin64(c, in), 8, ACC_R)); } \
+	static void setcc_r_##cc(struct cpu *c, const struct insn *in) \
+	{ reg_write(c, in->rm, 1, (uint64_t)cond_fast(c, cc)); }
+#define CC16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+CC16(CMOV_FN)
+#define CC_ROW(name) { name##0, name##1, name##2, name##3, name##4, name##5, name##6, name##7, \
+	name##8, name##9, name##10, name##11, name##12, name##13, name##14, name##15 }
+/* [register or memory][64-bit][cc] */
+static insn_fn *const cmov_forms[2][2][16] = {
+	{ CC_ROW(cmov_r4_), CC_ROW(cmov_r8_) }, { CC_ROW(cmov_m4_), CC_ROW(cmov_m8_) },
+};
+static insn_fn *const setcc_r[16] = CC_ROW(setcc_r_);
+
+static insn_fn *ext_select(struct insn *in, int kind, int code_size)
+{
+	if (in->opsize == 1)
+		return NULL;
+	if (in->mod == 3) {
+		if (kind == 0 || kind == 2)     /* the source is a byte register */
+			in->rm = (uint8_t)rm_byte_reg(in);
+		return ext_forms[0][kind][size_log2(in->opsize)];
+	}
+	if (fast_mem64(in, code_size))
+		return ext_forms[1][kind][size_log2(in->opsize)];
+	return NULL;
+}
+
+insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
+{
+	int lg = size_log2(in->opsize), mem = fast_mem64(in, code_size);
+	if (fn == op_mov_rm_r)
+		return in->mod == 3 ? mov_rr[lg] : mem ? mov_mr[lg] : NULL;
+	if (fn == op_mov_r_rm) {
+		if (in->mod == 3) {     /* reg = reg: the other direction, swapped */
+			uint8_t r = in->reg;
+			in->reg = in->rm;
+			in->rm = r;
+			return mov_rr[lg];
+		}
+		return mem ? mov_rm[lg] : NULL;
+	}
+	if (fn == op_mov_r_imm)
+		return mov_ri[lg];
+	if (fn == op_mov_rm_imm)
+		return in->mod == 3 ? mov_ri[lg] : mem ? mov_mi[lg] : NULL;
+	if (fn == op_movzx)
+		return ext_select(in, in->op == 0xb6 ? 0 : 1, code_size);
+	if (fn == op_movsx)
+		return ext_select(in, in->op == 0xbe ? 2 : 3, code_size);
+	if (fn == op_movsxd && code_size == 8 && in->opsize == 8)
+		return ext_select(in, 4, code_size);
+	if (fn == op_lea && code_size == 8 && in->mod != 3 && in->adsize == 8)
+		return in->opsize == 8 ? lea64 : in->opsize == 4 ? lea32 : NULL;
+	if (code_size == 8 && in->opsize == 8 && (fn == op_push_r || fn == op_pop_r))
+		return fn == op_push_r ? push64 : pop64;
+	if (fn == op_cmovcc && (in->opsize == 4 || in->opsize == 8) && (in->mod == 3 || mem))
+		return cmov_forms[in->mod != 3][in->opsize == 8][in->op & 15];
+	if (fn == op_setcc && in->mod == 3)
+		return setcc_r[in->op & 15];
+	return NULL;
+}

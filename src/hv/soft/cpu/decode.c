@@ -314,6 +314,21 @@ static int decode_imm(struct dstate *d, struct insn *in, uint32_t f)
 	return 1;
 }
 
+/* The family selectors of specialized handlers (insns.h), asked in turn. */
+static insn_select_fn *const selectors[] = {
+	alu_select, data_select, control_select,
+};
+
+static insn_fn *specialize(struct insn *in, insn_fn *fn, int code_size)
+{
+	for (size_t i = 0; i < sizeof(selectors) / sizeof(selectors[0]); i++) {
+		insn_fn *f = selectors[i](in, fn, code_size);
+		if (f)
+			return f;
+	}
+	return fn;
+}
+
 /*
  * Decodes one instruction of at most avail bytes for a code segment of
  * code_size (2, 4 or 8). Returns its length, -1 when avail bytes are not
@@ -455,8 +470,8 @@ static int decode_one(const uint8_t *bytes, int avail, int code_size, struct ins
 		in->seg = (uint8_t)seg;
 		in->pfx |= PFX_SEGOVR;
 	}
-	in->fn = fn;
 	in->len = (uint8_t)d.n;
+	in->fn = specialize(in, fn, code_size);
 	*ends_block = !!(f & END);
 	return d.n;
 }

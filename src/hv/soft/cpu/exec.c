@@ -9,6 +9,12 @@
  * vCPU's stamp moved (another vCPU or the VMM may have written code
  * without us seeing it: see struct pmem), and rebuilt if they differ.
  *
+ * Blocks are found by linear address through a small direct-mapped jump
+ * cache first (as a TLB for blocks); the hash of physical addresses is
+ * the slow path. Jump-cache entries are tagged with a generation that
+ * moves on every TLB flush, so an entry never outlives the translation
+ * it was made through.
+ *
  * The loop looks at the kick flag, the time budget and the interrupt
  * window between blocks; instructions that need one-at-a-time handling
  * (interrupt shadow, trap flag, single-step, page-crossing code) go
@@ -25,24 +31,54 @@
 #endif
 #define MAX_INSNS (1 << 18)
 #define MAX_BYTES (1 << 21)
+#define JC_BITS 12
 
+/*
+ * A decoded block. The first cache line holds what running it needs:
+ * its validity, its instructions, and links to the blocks that followed
+ * it last (a jump cache of its own: lin -> block, valid under link_tag).
+ */
 struct block {
-	uint64_t key;           /* gpa << 2 | code-size tag */
-	struct block *next;     /* hash chain */
 	uint32_t *gen;          /* the page's write generation */
 	uint32_t gen_seen, stamp;
 	uint32_t first;         /* first decoded instruction */
-	uint32_t bytes;         /* offset of the copy of the code bytes */
 	uint16_t n, nbytes;
+	uint64_t link_tag;      /* the run tag (run_tag()) the links were made under */
+	uint64_t link_lin[2];
+	struct block *link[2];
+	/* For the lookup by physical address. */
+	uint64_t key;           /* gpa << 2 | code-size tag */
+	struct block *next;     /* hash chain */
+	uint32_t bytes;         /* offset of the copy of the code bytes */
+} __attribute__((aligned(64)));
+
+/* A jump-cache entry: the block last run at a linear address. */
+struct jump_entry {
+	uint64_t lin;
+	uint64_t tag;           /* run_tag() when it was made */
+	struct block *b;
 };
 
 struct block_cache {
 	struct block *hash[1 << HASH_BITS];
+	uint32_t jc_gen;
+	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
 	struct block blocks[MAX_BLOCKS];
 	struct insn insns[MAX_INSNS];
 	uint8_t bytes[MAX_BYTES];
 };
+
+/*
+ * What a linear code address maps to depends on the translations (the
+ * jump-cache generation moves with every TLB flush), on the privilege
+ * (user or supervisor fetch) and on the code size the block was decoded
+ * for. Never 0, so a cleared entry never matches.
+ */
+static uint64_t run_tag(struct cpu *c)
+{
+	return (uint64_t)c->bc->jc_gen << 8 | (uint64_t)(c->cpl == 3) << 4 | (uint64_t)c->code_size;
+}
 
 int cpu_cache_init(struct cpu *c)
 {
@@ -61,6 +97,18 @@ void cpu_cache_free(struct cpu *c)
 	c->bc = NULL;
 }
 
+/* Forgets every jump-cache entry: a generation move, cleared only on wrap. */
+static void jump_cache_flush(struct cpu *c)
+{
+	struct block_cache *bc = c->bc;
+	if (!bc)
+		return;
+	if (++bc->jc_gen == 0) {
+		memset(bc->jc, 0, sizeof(bc->jc));
+		bc->jc_gen = 1;
+	}
+}
+
 void cpu_flush_code(struct cpu *c)
 {
 	struct block_cache *bc = c->bc;
@@ -68,6 +116,7 @@ void cpu_flush_code(struct cpu *c)
 		return;         /* already empty: leave its pages untouched */
 	memset(bc->hash, 0, sizeof(bc->hash));
 	bc->nblocks = bc->ninsns = bc->nbytes = 0;
+	jump_cache_flush(c);
 }
 
 /*
@@ -81,6 +130,7 @@ void cpu_flush_tlb(struct cpu *c)
 		c->tlb_gen = 1;
 	}
 	c->tlb_large = 0;
+	jump_cache_flush(c);
 }
 
 void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
@@ -89,6 +139,7 @@ void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
 		cpu_flush_tlb(c);
 		return;
 	}
+	jump_cache_flush(c);
 	for (int u = 0; u < 2; u++) {
 		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
 		e->tag_r = e->tag_w = e->tag_x = 0;
@@ -170,6 +221,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	if (n == 0)
 		return NULL;
 	b->key = block_key(c, gpa);
+	b->link_tag = 0;
 	b->gen = &s->gen[pi];
 	b->gen_seen = gen;
 	b->stamp = c->stamp;
@@ -204,6 +256,7 @@ static struct block *find_block(struct cpu *c, uint64_t gpa, const uint8_t *host
 			return b;
 		}
 		unlink_block(bc, b);
+		jump_cache_flush(c);    /* entries may still point at it */
 	}
 	return build_block(c, gpa, host);
 }
@@ -358,9 +411,65 @@ static void check_epochs(struct cpu *c)
 	c->stamp++;
 }
 
-/* Runs one block (or one instruction); returns an exit reason, or GO_ON. */
+static unsigned jc_index(uint64_t lin)
+{
+	return (unsigned)((lin ^ (lin >> JC_BITS)) & ((1u << JC_BITS) - 1));
+}
+
+static int block_current(struct cpu *c, struct block *b)
+{
+	return __atomic_load_n(b->gen, __ATOMIC_ACQUIRE) == b->gen_seen && b->stamp == c->stamp;
+}
+
+/* The block at linear address lin: the jump cache, else translate and find. */
+static struct block *lookup_block(struct cpu *c, uint64_t lin, uint64_t tag)
+{
+	struct block_cache *bc = c->bc;
+	struct jump_entry *e = &bc->jc[c->cpl == 3][jc_index(lin)];
+	if (likely(e->lin == lin && e->tag == tag && block_current(c, e->b)))
+		return e->b;
+	uint64_t gpa;
+	uint8_t *host = fetch_ptr(c, lin, &gpa);
+	struct block *b = host ? find_block(c, gpa, host) : NULL;
+	if (b) {
+		/* find_block may have moved the generation: the entry takes the new tag. */
+		e->lin = lin;
+		e->tag = run_tag(c);
+		e->b = b;
+	}
+	return b;
+}
+
+/* The block that followed prev at lin last time, if the link still holds. */
+static struct block *follow_link(struct cpu *c, struct block *prev, uint64_t lin, uint64_t tag)
+{
+	if (!prev || prev->link_tag != tag)
+		return NULL;
+	struct block *b = prev->link_lin[0] == lin ? prev->link[0] :
+			  prev->link_lin[1] == lin ? prev->link[1] : NULL;
+	return b && block_current(c, b) ? b : NULL;
+}
+
+/* Links prev to b at lin: the first two successors seen keep a slot each, later ones take slot 0. */
+static void make_link(struct cpu *c, struct block *prev, uint64_t lin, struct block *b)
+{
+	uint64_t tag = run_tag(c);
+	if (prev->link_tag != tag) {
+		prev->link_tag = tag;
+		prev->link_lin[0] = prev->link_lin[1] = 0;
+		prev->link[0] = prev->link[1] = NULL;
+	}
+	int slot = prev->link_lin[0] != 0 && prev->link_lin[1] == 0;
+	prev->link_lin[slot] = lin;
+	prev->link[slot] = b;
+}
+
+/*
+ * Runs one block (or one instruction); returns an exit reason, or GO_ON.
+ * *prev is the block run last (NULL: none), to link to this one.
+ */
 #define GO_ON (-1)      /* exit reason 0 is a real one (exception or NMI) */
-static int exec_step(struct cpu *c)
+static int exec_step(struct cpu *c, struct block **prev)
 {
 	/* An interrupt shadow covers exactly the next instruction: run it first. */
 	if (unlikely(c->intr_shadow || c->single_step || c->step_one || (c->flags & F_TF))) {
@@ -379,15 +488,21 @@ static int exec_step(struct cpu *c)
 		return EXIT_INTERRUPT_WINDOW;
 	check_epochs(c);
 
-	uint64_t lin = code_lin(c, c->rip), gpa;
+	uint64_t lin = code_lin(c, c->rip), tag = run_tag(c);
 	if (c->mode != MODE_LONG && c->rip > c->seg[S_CS].limit)
 		GP0(c);
-	uint8_t *host = fetch_ptr(c, lin, &gpa);
-	struct block *b = host ? find_block(c, gpa, host) : NULL;
+	struct block *b = follow_link(c, *prev, lin, tag);
 	if (!b) {
-		exec_one(c);
-		return GO_ON;
+		b = lookup_block(c, lin, tag);
+		if (!b) {
+			*prev = NULL;
+			exec_one(c);
+			return GO_ON;
+		}
+		if (*prev)
+			make_link(c, *prev, lin, b);
 	}
+	*prev = b;
 	const struct insn *in = &c->bc->insns[b->first];
 	unsigned i;
 	for (i = 0; i < b->n; i++, in++) {
@@ -435,8 +550,9 @@ int cpu_run(struct cpu *c)
 			return EXIT_EXCEPTION_NMI;
 		}
 	}
+	struct block *prev = NULL;
 	for (;;) {
-		int reason = exec_step(c);
+		int reason = exec_step(c, &prev);
 		if (reason != GO_ON) {
 			c->exit.reason = (uint32_t)reason;
 			c->exit.insn_len = 0;

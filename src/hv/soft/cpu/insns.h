@@ -7,6 +7,15 @@
 
 #include "cpu.h"
 
+/*
+ * Handlers specialized at decode time: each family's selector returns
+ * the specialized handler for a decoded instruction whose generic
+ * handler is fn, or NULL. It may rewrite operand fields of in to fit the
+ * form it picks. code_size is the decoding mode's (8: 64-bit code).
+ */
+typedef insn_fn *insn_select_fn(struct insn *in, insn_fn *fn, int code_size);
+insn_select_fn alu_select, shift_select, data_select, control_select, string_select;
+
 /* alu.c */
 insn_fn op_alu_rm_r, op_alu_r_rm, op_alu_acc_imm, op_alu_rm_imm;
 insn_fn op_inc_r, op_dec_r, op_inc_rm, op_dec_rm;

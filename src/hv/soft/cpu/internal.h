@@ -13,6 +13,8 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define NORETURN __attribute__((noreturn))
+/* For helpers whose constant arguments must fold in each specialized handler. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ---- faults and exits (exception.c) ---- */
 
@@ -75,6 +77,13 @@ static inline void reg_write(struct cpu *c, int r, int size, uint64_t v)
 
 /* ---- flags (alu.c) ---- */
 
+/*
+ * Lazy kinds beyond cpu.h's, for shifts (lf_a = the operand, lf_b = the
+ * masked count) and multiplies (lf_a = 1 when the product overflowed).
+ * Every kind keeps lf_res, lf_a and lf_b masked to the operand size.
+ */
+enum { LF_SHL = 32, LF_SHR = 36, LF_SAR = 40, LF_MUL = 44 };
+
 uint64_t flags_arith(struct cpu *c);     /* the six arithmetic flags, computed */
 int cond_true(struct cpu *c, int cc);    /* Jcc/SETcc/CMOVcc condition 0-15 */
 
@@ -117,6 +126,65 @@ static inline int get_cf(struct cpu *c)
 	default:        /* ADC, SBB: the carry-in takes the full formula */
 		return (int)(flags_arith(c) & F_CF);
 	}
+}
+
+/*
+ * A Jcc/SETcc/CMOVcc condition for a constant cc: ZF and SF of any lazy
+ * kind, and the carry and signed conditions after CMP/SUB, ADD and logic
+ * operations come straight from the lazy operands; the rest from
+ * cond_true().
+ */
+static ALWAYS_INLINE int cond_fast(struct cpu *c, int cc)
+{
+	uint32_t op = c->lf_op, kind = op & ~3u;
+	int sh = 64 - (8 << (op & 3)), r;
+	if (unlikely(!op))
+		return cond_true(c, cc);
+	switch (cc >> 1) {
+	case 1:         /* CF */
+		if (kind == LF_SUB)
+			r = c->lf_a < c->lf_b;
+		else if (kind == LF_LOGIC)
+			r = 0;
+		else if (kind == LF_ADD)
+			r = c->lf_res < c->lf_a;
+		else
+			return cond_true(c, cc);
+		break;
+	case 2:         /* ZF */
+		r = c->lf_res == 0;
+		break;
+	case 3:         /* CF or ZF */
+		if (kind == LF_SUB)
+			r = c->lf_a <= c->lf_b;
+		else if (kind == LF_LOGIC)
+			r = c->lf_res == 0;
+		else
+			return cond_true(c, cc);
+		break;
+	case 4:         /* SF */
+		r = (int64_t)(c->lf_res << sh) < 0;
+		break;
+	case 6:         /* SF != OF */
+		if (kind == LF_SUB)
+			r = (int64_t)(c->lf_a << sh) < (int64_t)(c->lf_b << sh);
+		else if (kind == LF_LOGIC)
+			r = (int64_t)(c->lf_res << sh) < 0;
+		else
+			return cond_true(c, cc);
+		break;
+	case 7:         /* ZF or SF != OF */
+		if (kind == LF_SUB)
+			r = (int64_t)(c->lf_a << sh) <= (int64_t)(c->lf_b << sh);
+		else if (kind == LF_LOGIC)
+			r = (int64_t)(c->lf_res << sh) <= 0;
+		else
+			return cond_true(c, cc);
+		break;
+	default:        /* OF, PF */
+		return cond_true(c, cc);
+	}
+	return r ^ (cc & 1);
 }
 
 /* Sets all six arithmetic flags eagerly. */
@@ -221,6 +289,26 @@ static inline void lin_write(struct cpu *c, uint64_t lin, int size, uint64_t v, 
 	lin_write_slow(c, lin, size, v, acc);
 }
 
+/*
+ * Host pointers for an access of size bytes at lin on a TLB hit within
+ * one page, else NULL: the inline halves of the fast paths.
+ */
+static ALWAYS_INLINE uint8_t *tlb_read_ptr(struct cpu *c, uint64_t lin, int size)
+{
+	struct tlb_entry *e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+	if (likely(e->tag_r == ((lin & ~0xfffULL) | c->tlb_gen) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
+		return (uint8_t *)(uintptr_t)(lin + e->addend);
+	return NULL;
+}
+
+static ALWAYS_INLINE uint8_t *tlb_write_ptr(struct cpu *c, uint64_t lin, int size)
+{
+	struct tlb_entry *e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+	if (likely(e->tag_w == ((lin & ~0xfffULL) | c->tlb_gen) && (lin & 0xfff) <= (uint64_t)(4096 - size)))
+		return (uint8_t *)(uintptr_t)(lin + e->addend);
+	return NULL;
+}
+
 /* Segment offset to linear address, with the checks of the mode. */
 static inline uint64_t seg_lin(struct cpu *c, int seg, uint64_t off, int size, int acc)
 {
@@ -251,6 +339,35 @@ static inline uint64_t insn_ea(struct cpu *c, const struct insn *in)
 	if (in->pfx & PFX_RIPREL)
 		a += c->next_rip;
 	return in->adsize == 8 ? a : a & size_mask(in->adsize);
+}
+
+/*
+ * The same for handlers specialized for 64-bit code with a 64-bit
+ * address size (the decoder only picks them there): no masking, and no
+ * segment checks, as the mode has none.
+ */
+static ALWAYS_INLINE uint64_t ea_off64(struct cpu *c, const struct insn *in)
+{
+	uint64_t a = (uint64_t)(int64_t)in->disp;
+	if (in->base != NOREG)
+		a += c->gpr[in->base];
+	if (in->index != NOREG)
+		a += c->gpr[in->index] << in->scale;
+	if (in->pfx & PFX_RIPREL)
+		a += c->next_rip;
+	return a;
+}
+
+/* Linear address of the memory operand of 64-bit code. */
+static ALWAYS_INLINE uint64_t ea_lin64(struct cpu *c, const struct insn *in)
+{
+	return c->sbase[in->seg] + ea_off64(c, in);
+}
+
+/* Whether a memory operand can take the 64-bit fast paths. */
+static inline int fast_mem64(const struct insn *in, int code_size)
+{
+	return code_size == 8 && in->mod != 3 && in->adsize == 8 && !(in->pfx & PFX_LOCK);
 }
 
 /* The r/m operand: a register or memory. */
