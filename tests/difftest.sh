@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Differential test of the soft CPU against the host CPU, with a fixed seed
-# for a few seconds (longer on demand: build/tests/difftest --seconds 600 --seed N).
+# for a few seconds (longer on demand: build/tools/difftest --seconds 600 --seed N).
 set -u
-if [ ! -x build/tests/difftest ]; then
+if [ ! -x build/tools/difftest ]; then
 	echo "SKIP difftest/host-vs-soft (the software hypervisor is not built yet)"
 	exit 0
 fi
-out=$(timeout -k 5 120 build/tests/difftest --seed 1 --seconds "${DIFFTEST_SECONDS:-5}" 2>&1)
+out=$(timeout -k 5 120 build/tools/difftest --seed 1 --seconds "${DIFFTEST_SECONDS:-5}" 2>&1)
 status=$?
 # The tester must catch a difference when there is one.
-if build/tests/difftest --corrupt --cases 200 >/dev/null 2>&1; then
+if build/tools/difftest --corrupt --cases 200 >/dev/null 2>&1; then
 	echo "FAIL difftest/catches-differences (a corrupted result went unnoticed)"
 else
 	echo "PASS difftest/catches-differences"

@@ -3,7 +3,7 @@
 # hypervisor through LD_PRELOAD=build/libsoftkvm.so and prints the same as
 # on the host's /dev/kvm, in real, protected, paged and long mode.
 set -u
-HELLO=build/tests/kvm-hello
+HELLO=build/tools/kvm-hello
 LIB=build/libsoftkvm.so
 hw_virt=$(grep -qwE 'vmx|svm' /proc/cpuinfo && echo yes || echo no)
 

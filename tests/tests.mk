@@ -12,15 +12,15 @@ build/tests/%: tests/unit/%.c $(SAN_LIB_OBJS) $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) $(SOFT_CFLAGS) $(SAN_FLAGS) -Isrc -DTEST_FILE='"$*"' -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS)
 
 # A /dev/kvm client that knows nothing of runvm (tests/preload.sh).
-build/tests/kvm-hello: tests/kvm-hello/kvm-hello.c tests/kvm-hello/guest.S
-	@mkdir -p build/tests
+build/tools/kvm-hello: tests/kvm-hello/kvm-hello.c tests/kvm-hello/guest.S
+	@mkdir -p build/tools
 	$(CC) $(CFLAGS) -o $@ $^
-TEST_TOOLS := build/tests/kvm-hello
+TEST_TOOLS := build/tools/kvm-hello
 
 # Differential tester of the soft CPU against the host CPU (tests/difftest.sh).
 ifneq ($(SOFT_SRCS),)
-build/tests/difftest: tests/difftest/difftest.c tests/difftest/gen.c tests/difftest/gen.h $(SOFT_SRCS:%.c=build/obj/%.o)
-	@mkdir -p build/tests
+build/tools/difftest: tests/difftest/difftest.c tests/difftest/gen.c tests/difftest/gen.h $(SOFT_SRCS:%.c=build/obj/%.o)
+	@mkdir -p build/tools
 	$(CC) $(CFLAGS) $(SOFT_CFLAGS) -Isrc -o $@ $(filter %.c %.o,$^) $(LDLIBS)
-TEST_TOOLS += build/tests/difftest
+TEST_TOOLS += build/tools/difftest
 endif
