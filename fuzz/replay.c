@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -83,12 +84,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
 		return 2;
 	}
+	/* Harnesses may point stdout and stderr elsewhere: keep our own. */
+	int out = dup(STDOUT_FILENO);
 	if (LLVMFuzzerInitialize)
 		LLVMFuzzerInitialize(&argc, &argv);
 	int count = 0, r = 0;
 	for (int i = 1; i < argc; i++)
 		if (replay_path(argv[i], &count) < 0)
 			r = 1;
-	printf("replayed %d inputs\n", count);
+	dprintf(out >= 0 ? out : STDOUT_FILENO, "replayed %d inputs\n", count);
 	return r;
 }

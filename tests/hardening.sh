@@ -82,10 +82,14 @@ stop_idle() {
 	return $((status == 130 ? 0 : 1))
 }
 
-# wait_threads N: until the process has N threads (vCPU threads start last).
+# wait_threads N [VCPUS]: until the process has N threads, VCPUS of them
+# vCPU threads (they start last, once the guest is about to run).
 wait_threads() {
 	for _ in $(seq 100); do
-		[ "$(ls /proc/$pid/task 2>/dev/null | wc -l)" -ge "$1" ] && return 0
+		if [ "$(ls /proc/$pid/task 2>/dev/null | wc -l)" -ge "$1" ] &&
+		   [ "$(thread_report | grep -c '^runvm-vcpu ')" -ge "${2:-0}" ]; then
+			return 0
+		fi
 		sleep 0.05
 	done
 	return 1
@@ -108,7 +112,7 @@ check_threads() {
 	local want=$((cpus + 2))
 	[ "$accel" = soft ] && want=$((want + 1))
 	start_idle "$bin" "$accel" --cpus "$cpus"
-	if ! wait_threads "$want"; then
+	if ! wait_threads "$want" "$cpus"; then
 		stop_idle "$name"
 		fail "$name" "only $(ls /proc/$pid/task 2>/dev/null | wc -l) threads, wanted $want"
 		return
@@ -133,7 +137,7 @@ check_threads() {
 check_no_seccomp() {
 	local bin=$1 accel=$2 name="no-seccomp ($accel)"
 	start_idle "$bin" "$accel" --cpus 2 --no-seccomp
-	wait_threads 4
+	wait_threads 4 2
 	local report
 	report=$(thread_report)
 	if ! stop_idle "$name"; then
@@ -149,7 +153,7 @@ check_no_seccomp() {
 check_largest() {
 	local bin=$1 accel=$2 name="largest-vm ($accel, 64 cpu, 64G)"
 	start_idle "$bin" "$accel" --cpus 64 --mem 64G
-	if ! wait_threads 66; then
+	if ! wait_threads 66 64; then
 		stop_idle "$name"
 		fail "$name" "only $(ls /proc/$pid/task 2>/dev/null | wc -l) threads"
 		return

@@ -17,9 +17,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 out=$(mktemp "${TMPDIR:-/tmp}/hostile.XXXXXX") || exit 2
-trap 'rm -f "$out"' EXIT
+disk=$(mktemp "${TMPDIR:-/tmp}/hostile-disk.XXXXXX") || exit 2
+trap 'rm -f "$out" "$disk"' EXIT
+truncate -s 1M "$disk"
 
-# The cases. Columns: name | guest | runvm options | how it ends (exit:
+# The cases. Columns: name | guest | runvm options (@DISK@: a scratch disk
+# image) | how it ends (exit:
 # by itself; term: it would run forever, so SIGTERM after 1 s) | expected
 # status | a line the output must have.
 cases() {
@@ -33,6 +36,7 @@ triple-fault-stop    | triple_fault   | --no-reboot        | exit | 4   | triple
 triple-fault-reboot  | triple_fault   |                    | exit | 1   | ^PASS rebooted after a triple fault
 pf-in-pf-handler     | pf_recursive   | --no-reboot        | exit | 4   | triple fault \(KVM_EXIT_SHUTDOWN\)$
 exception-loop       | exception_loop |                    | term | 130 | ^looping on #GP
+virtio-hostile-queues | virtio_hostile | --disk @DISK@ --console2 /dev/null --rng | exit | 1 | ^PASS virtio devices found
 EOF2
 }
 
@@ -48,6 +52,7 @@ trim() {
 run_case() {
 	local accel=$1 name=$2 guest=$3 opts=$4 ends=$5 want=$6 pattern=$7
 	local id="hostile/$name ($accel)" image="$images/$guest.bin" status
+	opts=${opts//@DISK@/$disk}
 	if [ ! -f "$image" ]; then
 		echo "FAIL $id: $image is missing (make guests)"
 		return

@@ -120,7 +120,11 @@ EOF
 boot /dev/vdc --disk "$data" --disk "$ro,ro" --disk "$s,ro" --console2 "$console2"
 status=$?
 if ! booted; then
-	echo "SKIP virtio/* ($NO_BOOT)"
+	if [ "$status" -eq 124 ]; then
+		echo "SKIP virtio/* ($NO_BOOT: no shell within $TIMEOUT s)"
+	else
+		echo "SKIP virtio/* ($NO_BOOT: runvm exited with status $status before the shell)"
+	fi
 	clean | tail -n 5 | sed 's/^/    /'
 	exit 0
 fi

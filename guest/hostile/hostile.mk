@@ -4,7 +4,7 @@
 # runs them.
 
 HOSTILE_GUESTS := pio_storm mmio_storm ipi_absent dma_outside triple_fault \
-	pf_recursive exception_loop
+	pf_recursive exception_loop virtio_hostile
 HOSTILE_BINS := $(HOSTILE_GUESTS:%=$(GUEST_OUT)/hostile/%.bin)
 
 $(GUEST_OUT)/obj64/hostile/%.o: guest/hostile/%.c guest/hostile/hostile.h

@@ -13,7 +13,6 @@
  * Ring indices are free-running 16-bit counters; only their difference and
  * their value modulo num (a power of two) matter, so wrapping is natural.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -378,14 +377,17 @@ static void irq_update(struct virtio_dev *d)
 		d->irq_update(d);
 }
 
+#define MAX_FAILURE_REPORTS 8
+
 void virtio_dev_needs_reset(struct virtio_dev *d, const char *fmt, ...)
 {
-	if (!(d->status & VIRTIO_STATUS_NEEDS_RESET)) {
+	if (!(d->status & VIRTIO_STATUS_NEEDS_RESET) && d->failures_reported < MAX_FAILURE_REPORTS) {
 		va_list ap;
 		va_start(ap, fmt);
 		fprintf(stderr, "runvm: %s: ", d->name);
 		vfprintf(stderr, fmt, ap);
-		fprintf(stderr, "; the device needs a reset\n");
+		fprintf(stderr, "; the device needs a reset%s\n",
+			++d->failures_reported == MAX_FAILURE_REPORTS ? " (further reports suppressed)" : "");
 		va_end(ap);
 	}
 	d->status |= VIRTIO_STATUS_NEEDS_RESET;

@@ -181,6 +181,8 @@ struct virtio_dev {
 	unsigned nqueues;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 
+	unsigned failures_reported;     /* "needs a reset" lines printed so far */
+
 	/* Set by the transport: its interrupt line follows isr. */
 	void (*irq_update)(struct virtio_dev *d);
 	void *transport;
@@ -209,7 +211,8 @@ void virtio_dev_interrupt(struct virtio_dev *d, unsigned q);
 
 /*
  * The device cannot go on: DEVICE_NEEDS_RESET and a configuration
- * interrupt. The first reason after each reset is printed.
+ * interrupt. The first reason after each reset is printed, up to a few
+ * times per device, so that a guest cannot flood the log.
  */
 void virtio_dev_needs_reset(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -23,8 +23,9 @@
  * and a level line through an irqfd would need the resample protocol.
  *
  * Threads: register accesses run on vCPU threads and make no system call
- * but futex and eventfd writes; everything else (the ioeventfd set-up, the
- * devices' I/O) happens on device threads.
+ * but futex, eventfd writes and KVM_IRQ_LINE (an acknowledgement lowers the
+ * line); everything else (the ioeventfd set-up, the devices' I/O) happens
+ * on device threads.
  */
 #include <errno.h>
 #include <poll.h>

@@ -132,6 +132,7 @@ static const struct rule device_io[] = {
 	ALLOW(sendmsg),
 	ALLOW(accept4),                 /* a new client of a console socket */
 	ALLOW(close),                   /* ... and one that went away */
+	ALLOW(unlink),                  /* its socket's path, when the console thread ends */
 };
 
 /*

@@ -262,6 +262,28 @@ static void test_broken_queue_needs_reset(void)
 	teardown();
 }
 
+/* A guest that breaks its queue again and again cannot flood runvm's log. */
+static void test_failure_reports_capped(void)
+{
+	setup();
+	vx_quiet_begin();
+	for (int i = 0; i < 20; i++) {
+		vx_driver_init(1ULL << VIRTIO_F_VERSION_1);
+		vx_set_desc(0, 0, VX_BUF, 16, VIRTQ_DESC_F_NEXT | VX_W, 0);
+		vx_set_avail_entry(0, 64, 0, 0);
+		vx_set_avail_idx(0, 1);
+		vx_kick(0);
+		CHECK(vx_wait_status(VIRTIO_STATUS_NEEDS_RESET));
+	}
+	fflush(stderr);
+	int lines = 0;
+	for (const char *p = vx_err_buf; p && (p = strstr(p, "needs a reset")); p++)
+		lines++;
+	CHECK_EQ(lines, 8);
+	CHECK(vx_quiet_end("further reports suppressed"));
+	teardown();
+}
+
 static void test_bad_queue_setup(void)
 {
 	setup();
@@ -422,6 +444,7 @@ int main(void)
 	RUN(test_notify_before_driver_ok);
 	RUN(test_reset);
 	RUN(test_broken_queue_needs_reset);
+	RUN(test_failure_reports_capped);
 	RUN(test_bad_queue_setup);
 	RUN(test_register_storm);
 	RUN(test_device_table);

@@ -20,7 +20,7 @@ uint64_t flags_arith(struct cpu *c)
 	uint64_t res = c->lf_res & mask, a = c->lf_a & mask, b = c->lf_b & mask;
 	uint64_t f = szp_flags(res, size), cf = 0, of = 0, af = 0;
 
-	switch (c->lf_op & ~3u) {
+	switch (LF_KIND(c->lf_op)) {
 	case LF_ADD:
 	case LF_ADC:
 		cf = ((a & b) | ((a | b) & ~res)) & sign;
@@ -61,6 +61,10 @@ uint64_t flags_arith(struct cpu *c)
 		break;
 	default:        /* LF_LOGIC */
 		break;
+	}
+	if (c->lf_op & LF_EAGER_CFOF) {
+		cf = c->flags & F_CF;
+		of = c->flags & F_OF;
 	}
 	return f | (cf ? F_CF : 0) | (of ? F_OF : 0) | (af ? F_AF : 0);
 }
@@ -295,7 +299,7 @@ void op_neg(struct cpu *c, const struct insn *in)
  * switches of the generic path fold away. Memory forms exist for 64-bit
  * code only; on a TLB miss they hand the instruction to the generic
  * handler, which starts it again from scratch (nothing was written yet).
- * ADC and SBB, LOCK and the other modes' memory operands stay generic.
+ * LOCK and the other modes' memory operands stay generic.
  */
 
 static ALWAYS_INLINE void alu_to_reg(struct cpu *c, int kind, int size, int r, uint64_t a, uint64_t b)
@@ -354,9 +358,11 @@ static ALWAYS_INLINE void alu_mi(struct cpu *c, const struct insn *in, int kind,
 
 /* One handler per form, operation and size; tables [operation][log2 size]. */
 #define ALU_FN(form, k, K, sz) \
-	static void alu_##form##_##k##sz(struct cpu *c, const struct insn *in) { alu_##form(c, in, K, sz); }
+	static void alu_##form##_##k##sz(struct cpu *c, const struct insn *in) \
+	{ alu_##form(c, in, K, sz); insn_next(c, in); }
 #define ALU_FNS(form, k, K) ALU_FN(form, k, K, 1) ALU_FN(form, k, K, 2) ALU_FN(form, k, K, 4) ALU_FN(form, k, K, 8)
 #define ALU_KINDS(form) ALU_FNS(form, add, ALU_ADD) ALU_FNS(form, or, ALU_OR) ALU_FNS(form, and, ALU_AND) \
+	ALU_FNS(form, adc, ALU_ADC) ALU_FNS(form, sbb, ALU_SBB) \
 	ALU_FNS(form, sub, ALU_SUB) ALU_FNS(form, xor, ALU_XOR) ALU_FNS(form, cmp, ALU_CMP) \
 	ALU_FNS(form, test, ALU_TEST)
 ALU_KINDS(rr)
@@ -367,6 +373,7 @@ ALU_KINDS(mi)
 
 #define ALU_ROW(form, k) { alu_##form##_##k##1, alu_##form##_##k##2, alu_##form##_##k##4, alu_##form##_##k##8 }
 #define ALU_TABLE(form) { [ALU_ADD] = ALU_ROW(form, add), [ALU_OR] = ALU_ROW(form, or), \
+	[ALU_ADC] = ALU_ROW(form, adc), [ALU_SBB] = ALU_ROW(form, sbb), \
 	[ALU_AND] = ALU_ROW(form, and), [ALU_SUB] = ALU_ROW(form, sub), [ALU_XOR] = ALU_ROW(form, xor), \
 	[ALU_CMP] = ALU_ROW(form, cmp), [ALU_TEST] = ALU_ROW(form, test) }
 enum { FORM_RR, FORM_RI, FORM_RM, FORM_MR, FORM_MI, NFORMS };
@@ -392,7 +399,8 @@ static ALWAYS_INLINE void incdec_m(struct cpu *c, const struct insn *in, int dec
 }
 
 #define INCDEC_FN(form, k, dec, sz) \
-	static void k##_##form##sz(struct cpu *c, const struct insn *in) { incdec_##form(c, in, dec, sz); }
+	static void k##_##form##sz(struct cpu *c, const struct insn *in) \
+	{ incdec_##form(c, in, dec, sz); insn_next(c, in); }
 #define INCDEC_FNS(form, k, dec) INCDEC_FN(form, k, dec, 1) INCDEC_FN(form, k, dec, 2) \
 	INCDEC_FN(form, k, dec, 4) INCDEC_FN(form, k, dec, 8)
 INCDEC_FNS(r, inc, 0)
@@ -407,8 +415,6 @@ static insn_fn *const incdec_forms[2][2][4] = {
 
 static insn_fn *alu_pick(struct insn *in, int form_reg, int form_mem, int kind, int code_size)
 {
-	if (kind == ALU_ADC || kind == ALU_SBB)
-		return NULL;
 	if (in->mod == 3)
 		return alu_forms[form_reg][kind][size_log2(in->opsize)];
 	if (fast_mem64(in, code_size))
@@ -419,9 +425,6 @@ static insn_fn *alu_pick(struct insn *in, int form_reg, int form_mem, int kind, 
 insn_fn *alu_select(struct insn *in, insn_fn *fn, int code_size)
 {
 	int kind = (in->op >> 3) & 7;
-	if ((fn == op_alu_rm_r || fn == op_alu_r_rm || fn == op_alu_acc_imm) &&
-	    (kind == ALU_ADC || kind == ALU_SBB))
-		return NULL;    /* before any operand is rewritten */
 	if (fn == op_alu_rm_r)
 		return alu_pick(in, FORM_RR, FORM_MR, kind, code_size);
 	if (fn == op_alu_r_rm) {

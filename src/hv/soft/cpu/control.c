@@ -225,6 +225,21 @@ static void call_rm64(struct cpu *c, const struct insn *in)
 	c->gpr[R_SP] = sp;
 }
 
+int insn_is_near_branch(insn_fn *fn)
+{
+	static insn_fn *const near[] = {
+		op_jcc, op_jmp_rel, op_call_rel, op_ret, op_jmp_rm, op_call_rm, op_loop, op_jcxz,
+		jmp64, call64, ret64, jmp_rm64, call_rm64,
+	};
+	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+		if (fn == near[i])
+			return 1;
+	for (int cc = 0; cc < 16; cc++)
+		if (fn == jcc64[cc])
+			return 1;
+	return 0;
+}
+
 insn_fn *control_select(struct insn *in, insn_fn *fn, int code_size)
 {
 	if (code_size != 8 || in->opsize != 8)

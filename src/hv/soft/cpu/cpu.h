@@ -173,6 +173,7 @@ struct insn {
 	uint8_t seg;            /* effective segment of the memory operand */
 	uint8_t rep;            /* 0, 0xF2 or 0xF3 */
 	uint8_t pfx;            /* PFX_* */
+	uint16_t end;           /* offset of its end from the start of its block (exec.c) */
 	int32_t disp;
 	uint64_t imm;
 	uint16_t imm2;          /* ENTER level, far pointer selector */
@@ -247,7 +248,7 @@ struct pmem {
 };
 
 /* Software TLB: one set for supervisor and one for user accesses. */
-#define TLB_BITS 8
+#define TLB_BITS 10
 #define TLB_SIZE (1 << TLB_BITS)
 struct tlb_entry {
 	uint64_t tag_r, tag_w, tag_x;   /* linear page | tlb_gen when valid for that access */
@@ -302,6 +303,8 @@ struct cpu {
 
 	/* Execution state of the current instruction. */
 	uint64_t next_rip;
+	const struct insn *cur;         /* the decoded instruction running (exec.c) */
+	uint64_t block_rip;             /* RIP at the start of its block */
 	int stop;               /* end the block after this instruction */
 	int intr_shadow;        /* STI / MOV SS blocking for one instruction */
 	int nmi_blocked;        /* from NMI delivery until IRET */

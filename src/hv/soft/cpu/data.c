@@ -520,15 +520,15 @@ void op_movbe(struct cpu *c, const struct insn *in)
 
 /* MOV r/m, reg: register and memory destinations */
 #define MOV_RR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)); }
+	{ reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)); insn_next(c, in); }
 #define MOV_MR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ lin_write(c, ea_lin64(c, in), sz, reg_read(c, in->reg, sz), ACC_W); }
+	{ lin_write(c, ea_lin64(c, in), sz, reg_read(c, in->reg, sz), ACC_W); insn_next(c, in); }
 #define MOV_RM(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->reg, sz, lin_read(c, ea_lin64(c, in), sz, ACC_R)); }
+	{ reg_write(c, in->reg, sz, lin_read(c, ea_lin64(c, in), sz, ACC_R)); insn_next(c, in); }
 #define MOV_RI(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->rm, sz, in->imm); }
+	{ reg_write(c, in->rm, sz, in->imm); insn_next(c, in); }
 #define MOV_MI(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ lin_write(c, ea_lin64(c, in), sz, in->imm, ACC_W); }
+	{ lin_write(c, ea_lin64(c, in), sz, in->imm, ACC_W); insn_next(c, in); }
 SIZES(MOV_RR, mov_rr)
 SIZES(MOV_MR, mov_mr)
 SIZES(MOV_RM, mov_rm)
@@ -544,9 +544,10 @@ static ALWAYS_INLINE uint64_t widen(uint64_t v, int ssize, int sign)
 }
 #define EXT_FN(name, sign, ssize, dsize) \
 	static void name##_r##dsize(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->reg, dsize, widen(reg_read(c, in->rm, ssize), ssize, sign)); } \
+	{ reg_write(c, in->reg, dsize, widen(reg_read(c, in->rm, ssize), ssize, sign)); insn_next(c, in); } \
 	static void name##_m##dsize(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->reg, dsize, widen(lin_read(c, ea_lin64(c, in), ssize, ACC_R), ssize, sign)); }
+	{ reg_write(c, in->reg, dsize, widen(lin_read(c, ea_lin64(c, in), ssize, ACC_R), ssize, sign)); \
+	  insn_next(c, in); }
 #define EXT_FNS(name, sign, ssize) EXT_FN(name, sign, ssize, 2) EXT_FN(name, sign, ssize, 4) \
 	EXT_FN(name, sign, ssize, 8)
 EXT_FNS(movzb, 0, 1)
@@ -561,8 +562,17 @@ static insn_fn *const ext_forms[2][5][4] = {
 	{ EXT_ROW(movzb, m), EXT_ROW(movzw, m), EXT_ROW(movsb, m), EXT_ROW(movsw, m), EXT_ROW(movsd, m) },
 };
 
-static void lea64(struct cpu *c, const struct insn *in) { c->gpr[in->reg] = ea_off64(c, in); }
-static void lea32(struct cpu *c, const struct insn *in) { c->gpr[in->reg] = (uint32_t)ea_off64(c, in); }
+static void lea64(struct cpu *c, const struct insn *in)
+{
+	c->gpr[in->reg] = ea_off64(c, in);
+	insn_next(c, in);
+}
+
+static void lea32(struct cpu *c, const struct insn *in)
+{
+	c->gpr[in->reg] = (uint32_t)ea_off64(c, in);
+	insn_next(c, in);
+}
 
 /* PUSH/POP of a 64-bit register on the 64-bit stack; RSP moves once the access is done. */
 static void push64(struct cpu *c, const struct insn *in)
@@ -570,6 +580,7 @@ static void push64(struct cpu *c, const struct insn *in)
 	uint64_t sp = c->gpr[R_SP] - 8;
 	lin_write(c, sp, 8, c->gpr[in->rm], ACC_W);
 	c->gpr[R_SP] = sp;
+	insn_next(c, in);
 }
 
 static void pop64(struct cpu *c, const struct insn *in)
@@ -578,6 +589,7 @@ static void pop64(struct cpu *c, const struct insn *in)
 	uint64_t v = lin_read(c, sp, 8, ACC_R);
 	c->gpr[R_SP] = sp + 8;
 	c->gpr[in->rm] = v;     /* POP RSP: the value popped wins */
+	insn_next(c, in);
 }
 
 /* CMOVcc (a 32-bit destination is written, zero-extended, even when false) and SETcc */
@@ -587,6 +599,7 @@ static ALWAYS_INLINE void cmov_body(struct cpu *c, const struct insn *in, int cc
 		reg_write(c, in->reg, size, v);
 	else if (size == 4)
 		c->gpr[in->reg] = (uint32_t)c->gpr[in->reg];
+	insn_next(c, in);
 }
 #define CMOV_FN(cc) \
 	static void cmov_r4_##cc(struct cpu *c, const struct insn *in) \
@@ -598,7 +611,7 @@ static ALWAYS_INLINE void cmov_body(struct cpu *c, const struct insn *in, int cc
 	static void cmov_m8_##cc(struct cpu *c, const struct insn *in) \
 	{ cmov_body(c, in, cc, 8, lin_read(c, ea_lin64(c, in), 8, ACC_R)); } \
 	static void setcc_r_##cc(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->rm, 1, (uint64_t)cond_fast(c, cc)); }
+	{ reg_write(c, in->rm, 1, (uint64_t)cond_fast(c, cc)); insn_next(c, in); }
 #define CC16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
 CC16(CMOV_FN)
 #define CC_ROW(name) { name##0, name##1, name##2, name##3, name##4, name##5, name##6, name##7, \

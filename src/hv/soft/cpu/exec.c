@@ -43,6 +43,7 @@ struct block {
 	uint32_t gen_seen, stamp;
 	uint32_t first;         /* first decoded instruction */
 	uint16_t n, nbytes;
+	uint8_t sys_end;        /* ends with an instruction that is not a near branch */
 	uint64_t link_tag;      /* the run tag (run_tag()) the links were made under */
 	uint64_t link_lin[2];
 	struct block *link[2];
@@ -61,7 +62,8 @@ struct jump_entry {
 
 struct block_cache {
 	struct block *hash[1 << HASH_BITS];
-	uint32_t jc_gen;
+	uint32_t tlb_epoch;     /* moves when translations may have changed */
+	uint32_t code_gen;      /* moves when a block is dropped (24 bits) */
 	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
 	struct block blocks[MAX_BLOCKS];
@@ -70,14 +72,20 @@ struct block_cache {
 };
 
 /*
- * What a linear code address maps to depends on the translations (the
- * jump-cache generation moves with every TLB flush), on the privilege
- * (user or supervisor fetch) and on the code size the block was decoded
- * for. Never 0, so a cleared entry never matches.
+ * What a linear code address maps to depends on the translations, on the
+ * privilege (user or supervisor fetch) and on the code size the block
+ * was decoded for; and an entry may only point at a block that is still
+ * there. The low half of the tag (code_gen, privilege, code size) says
+ * the block is the one the entry was made for; the high half
+ * (tlb_epoch) that the translation is too. When only the translation
+ * may have moved, one TLB lookup tells (block_holds()). Never 0.
  */
+#define TAG_CODE(t) ((uint32_t)(t))
 static uint64_t run_tag(struct cpu *c)
 {
-	return (uint64_t)c->bc->jc_gen << 8 | (uint64_t)(c->cpl == 3) << 4 | (uint64_t)c->code_size;
+	struct block_cache *bc = c->bc;
+	return (uint64_t)bc->tlb_epoch << 32 | (uint64_t)bc->code_gen << 8 |
+	       (uint64_t)(c->cpl == 3) << 4 | (uint64_t)c->code_size;
 }
 
 int cpu_cache_init(struct cpu *c)
@@ -97,15 +105,30 @@ void cpu_cache_free(struct cpu *c)
 	c->bc = NULL;
 }
 
-/* Forgets every jump-cache entry: a generation move, cleared only on wrap. */
-static void jump_cache_flush(struct cpu *c)
+/* Drops every jump-cache entry and link (when a generation wraps). */
+static void forget_links(struct block_cache *bc)
+{
+	memset(bc->jc, 0, sizeof(bc->jc));
+	for (uint32_t i = 0; i < bc->nblocks; i++)
+		bc->blocks[i].link_tag = 0;
+}
+
+/* Jump-cache entries and links must look at the translations again. */
+static void translations_moved(struct cpu *c)
 {
 	struct block_cache *bc = c->bc;
-	if (!bc)
-		return;
-	if (++bc->jc_gen == 0) {
-		memset(bc->jc, 0, sizeof(bc->jc));
-		bc->jc_gen = 1;
+	if (bc && ++bc->tlb_epoch == 0) {
+		bc->tlb_epoch = 1;
+		forget_links(bc);
+	}
+}
+
+/* Blocks were dropped: entries and links made before must not be followed. */
+static void blocks_moved(struct block_cache *bc)
+{
+	if (++bc->code_gen > 0xffffff) {
+		bc->code_gen = 1;
+		forget_links(bc);
 	}
 }
 
@@ -116,7 +139,7 @@ void cpu_flush_code(struct cpu *c)
 		return;         /* already empty: leave its pages untouched */
 	memset(bc->hash, 0, sizeof(bc->hash));
 	bc->nblocks = bc->ninsns = bc->nbytes = 0;
-	jump_cache_flush(c);
+	blocks_moved(bc);
 }
 
 /*
@@ -130,7 +153,7 @@ void cpu_flush_tlb(struct cpu *c)
 		c->tlb_gen = 1;
 	}
 	c->tlb_large = 0;
-	jump_cache_flush(c);
+	translations_moved(c);
 }
 
 void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
@@ -139,7 +162,7 @@ void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
 		cpu_flush_tlb(c);
 		return;
 	}
-	jump_cache_flush(c);
+	translations_moved(c);
 	for (int u = 0; u < 2; u++) {
 		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
 		e->tag_r = e->tag_w = e->tag_x = 0;
@@ -182,6 +205,15 @@ static void mark_code_page(struct cpu *c, struct pmem_slot *s, uint64_t pi)
 	__atomic_fetch_add(&c->pmem->code_epoch, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Follows the instructions of every block (see insn_next()). */
+void insn_block_end(struct cpu *c, const struct insn *in)
+{
+	(void)c;
+	(void)in;
+}
+
+static const struct insn block_sentinel = { .fn = insn_block_end };
+
 /*
  * Decodes a block at gpa (host points at its first byte). Returns NULL
  * when the first instruction crosses the page end (exec_one runs it).
@@ -193,7 +225,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	uint64_t pi = (gpa - s->gpa) >> 12;
 	int avail = (int)(4096 - (gpa & 0xfff));
 
-	if (bc->nblocks == MAX_BLOCKS || bc->ninsns + BLOCK_MAX_INSNS > MAX_INSNS ||
+	if (bc->nblocks == MAX_BLOCKS || bc->ninsns + BLOCK_MAX_INSNS + 1 > MAX_INSNS ||
 	    bc->nbytes + 4096 > MAX_BYTES)
 		cpu_flush_code(c);
 	mark_code_page(c, s, pi);
@@ -201,7 +233,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 
 	struct block *b = &bc->blocks[bc->nblocks];
 	b->first = bc->ninsns;
-	int off = 0, n = 0;
+	int off = 0, n = 0, sys_end = 0;
 	while (n < BLOCK_MAX_INSNS && off < avail) {
 		struct insn *in = &bc->insns[bc->ninsns + n];
 		int ends = 0;
@@ -214,9 +246,12 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 			break;          /* faults when it is reached */
 		}
 		off += len;
+		in->end = (uint16_t)off;
 		n++;
-		if (ends)
+		if (ends) {
+			sys_end = !insn_is_near_branch(in->fn);
 			break;
+		}
 	}
 	if (n == 0)
 		return NULL;
@@ -227,10 +262,13 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	b->stamp = c->stamp;
 	b->n = (uint16_t)n;
 	b->nbytes = (uint16_t)off;
+	b->sys_end = (uint8_t)sys_end;
 	b->bytes = bc->nbytes;
 	memcpy(bc->bytes + bc->nbytes, host, (size_t)off);
 	bc->nbytes += (uint32_t)off;
-	bc->ninsns += (uint32_t)n;
+	bc->insns[bc->ninsns + n] = block_sentinel;
+	bc->insns[bc->ninsns + n].end = (uint16_t)off;
+	bc->ninsns += (uint32_t)n + 1;
 	bc->nblocks++;
 	unsigned h = hash_key(b->key);
 	b->next = bc->hash[h];
@@ -256,7 +294,7 @@ static struct block *find_block(struct cpu *c, uint64_t gpa, const uint8_t *host
 			return b;
 		}
 		unlink_block(bc, b);
-		jump_cache_flush(c);    /* entries may still point at it */
+		blocks_moved(bc);       /* entries and links may still point at it */
 	}
 	return build_block(c, gpa, host);
 }
@@ -374,11 +412,17 @@ static void retire(struct cpu *c, uint64_t n)
 /* Runs exactly one instruction with the checks the block path leaves out. */
 static void exec_one(struct cpu *c)
 {
-	struct insn in;
+	struct insn in[2];
 	int shadow = c->intr_shadow, tf = !!(c->flags & F_TF);
-	decode_at_rip(c, &in);
-	c->next_rip = c->rip + in.len;
-	in.fn(c, &in);
+	decode_at_rip(c, &in[0]);
+	in[0].end = in[0].len;
+	in[1] = block_sentinel;
+	in[1].end = in[0].len;
+	c->block_rip = c->rip;
+	c->next_rip = c->rip + in[0].len;
+	c->cur = &in[0];
+	in[0].fn(c, &in[0]);
+	c->cur = NULL;
 	c->rip = c->next_rip;
 	if (c->stop) {
 		c->stop = 0;
@@ -403,7 +447,7 @@ static void check_epochs(struct cpu *c)
 	if (likely(ce == c->seen_code_epoch && ve == c->seen_verify_epoch))
 		return;
 	if (ce != c->seen_code_epoch) {
-		cpu_flush_tlb(c);
+		tlb_drop_code_writes(c);
 		ve = __atomic_add_fetch(&pm->verify_epoch, 1, __ATOMIC_ACQ_REL);
 		c->seen_code_epoch = ce;
 	}
@@ -421,13 +465,38 @@ static int block_current(struct cpu *c, struct block *b)
 	return __atomic_load_n(b->gen, __ATOMIC_ACQUIRE) == b->gen_seen && b->stamp == c->stamp;
 }
 
+/*
+ * Whether block b, found for lin through an entry or a link that may be
+ * stale, is still what runs there: lin must still translate to its code
+ * (the lookup may fault, as the fetch would), and its bytes must match
+ * when its page's generation or this vCPU's stamp moved.
+ */
+static __attribute__((noinline)) int block_holds(struct cpu *c, struct block *b, uint64_t lin)
+{
+	uint64_t gpa;
+	const uint8_t *host = fetch_ptr(c, lin, &gpa);
+	if (!host || block_key(c, gpa) != b->key)
+		return 0;
+	uint32_t gen = __atomic_load_n(b->gen, __ATOMIC_ACQUIRE);
+	if (gen == b->gen_seen && b->stamp == c->stamp)
+		return 1;
+	if (memcmp(c->bc->bytes + b->bytes, host, b->nbytes))
+		return 0;
+	b->gen_seen = gen;
+	b->stamp = c->stamp;
+	return 1;
+}
+
 /* The block at linear address lin: the jump cache, else translate and find. */
 static struct block *lookup_block(struct cpu *c, uint64_t lin, uint64_t tag)
 {
 	struct block_cache *bc = c->bc;
 	struct jump_entry *e = &bc->jc[c->cpl == 3][jc_index(lin)];
-	if (likely(e->lin == lin && e->tag == tag && block_current(c, e->b)))
+	if (likely(e->lin == lin && TAG_CODE(e->tag) == TAG_CODE(tag)) &&
+	    ((e->tag == tag && block_current(c, e->b)) || block_holds(c, e->b, lin))) {
+		e->tag = tag;
 		return e->b;
+	}
 	uint64_t gpa;
 	uint8_t *host = fetch_ptr(c, lin, &gpa);
 	struct block *b = host ? find_block(c, gpa, host) : NULL;
@@ -443,11 +512,23 @@ static struct block *lookup_block(struct cpu *c, uint64_t lin, uint64_t tag)
 /* The block that followed prev at lin last time, if the link still holds. */
 static struct block *follow_link(struct cpu *c, struct block *prev, uint64_t lin, uint64_t tag)
 {
-	if (!prev || prev->link_tag != tag)
+	if (!prev || TAG_CODE(prev->link_tag) != TAG_CODE(tag))
 		return NULL;
-	struct block *b = prev->link_lin[0] == lin ? prev->link[0] :
-			  prev->link_lin[1] == lin ? prev->link[1] : NULL;
-	return b && block_current(c, b) ? b : NULL;
+	int slot = prev->link_lin[0] == lin ? 0 : prev->link_lin[1] == lin ? 1 : -1;
+	if (slot < 0)
+		return NULL;
+	struct block *b = prev->link[slot];
+	if (likely(prev->link_tag == tag)) {
+		if (likely(block_current(c, b)))
+			return b;
+		return block_holds(c, b, lin) ? b : NULL;
+	}
+	if (!block_holds(c, b, lin))
+		return NULL;
+	prev->link_tag = tag;   /* the other link is not known to hold */
+	prev->link_lin[!slot] = 0;
+	prev->link[!slot] = NULL;
+	return b;
 }
 
 /* Links prev to b at lin: the first two successors seen keep a slot each, later ones take slot 0. */
@@ -465,8 +546,77 @@ static void make_link(struct cpu *c, struct block *prev, uint64_t lin, struct bl
 }
 
 /*
- * Runs one block (or one instruction); returns an exit reason, or GO_ON.
- * *prev is the block run last (NULL: none), to link to this one.
+ * Runs the instructions of block b, from c->rip at its start. Handlers
+ * run the instructions after them themselves (insn_next()); this loop
+ * takes over when one returns without doing so. Returns 0 when an
+ * instruction asked to stop.
+ */
+static int run_block(struct cpu *c, const struct block *b)
+{
+	const struct insn *first = &c->bc->insns[b->first], *end = first + b->n;
+	const struct insn *in = first;
+	uint64_t base = c->rip;
+	c->block_rip = base;
+	c->next_rip = base + in->end;
+	for (;;) {
+		c->cur = in;
+		in->fn(c, in);
+		in = c->cur;            /* the last one that ran */
+		if (unlikely(c->stop)) {
+			c->stop = 0;
+			if (c->io.n)
+				io_commit(c);
+			c->rip = c->next_rip;
+			retire(c, (uint64_t)(in - first) + (in != end));
+			return 0;
+		}
+		if (in == end || ++in == end)
+			break;
+		c->rip = base + in[-1].end;
+		c->next_rip = base + in->end;
+	}
+	c->rip = c->next_rip;
+	retire(c, b->n);
+	return 1;
+}
+
+/* Blocks run back to back before the loop looks at kicks and epochs again. */
+#define CHAIN_MAX 64
+
+/*
+ * Runs blocks from c->rip, following links between them, until one ends
+ * with an instruction that may change what the checks of exec_step look
+ * at (not a near branch), an instruction stops, the budget runs out, or
+ * CHAIN_MAX blocks ran. *prev is the block run last (NULL: none).
+ */
+static void run_chain(struct cpu *c, struct block **prev)
+{
+	uint64_t tag = run_tag(c);
+	for (int k = 0; k < CHAIN_MAX; k++) {
+		uint64_t lin = code_lin(c, c->rip);
+		if (c->mode != MODE_LONG && c->rip > c->seg[S_CS].limit)
+			GP0(c);
+		struct block *b = follow_link(c, *prev, lin, tag);
+		if (!b) {
+			b = lookup_block(c, lin, tag);
+			if (!b) {
+				*prev = NULL;
+				exec_one(c);
+				return;
+			}
+			tag = run_tag(c);       /* the lookup may have flushed */
+			if (*prev)
+				make_link(c, *prev, lin, b);
+		}
+		*prev = b;
+		if (!run_block(c, b) || b->sys_end || !c->budget)
+			return;
+	}
+}
+
+/*
+ * Looks at everything that may end the run or needs one instruction at
+ * a time, then runs a chain of blocks; returns an exit reason, or GO_ON.
  */
 #define GO_ON (-1)      /* exit reason 0 is a real one (exception or NMI) */
 static int exec_step(struct cpu *c, struct block **prev)
@@ -487,37 +637,7 @@ static int exec_step(struct cpu *c, struct block **prev)
 	if (unlikely(c->intr_window_exiting && (c->flags & F_IF)))
 		return EXIT_INTERRUPT_WINDOW;
 	check_epochs(c);
-
-	uint64_t lin = code_lin(c, c->rip), tag = run_tag(c);
-	if (c->mode != MODE_LONG && c->rip > c->seg[S_CS].limit)
-		GP0(c);
-	struct block *b = follow_link(c, *prev, lin, tag);
-	if (!b) {
-		b = lookup_block(c, lin, tag);
-		if (!b) {
-			*prev = NULL;
-			exec_one(c);
-			return GO_ON;
-		}
-		if (*prev)
-			make_link(c, *prev, lin, b);
-	}
-	*prev = b;
-	const struct insn *in = &c->bc->insns[b->first];
-	unsigned i;
-	for (i = 0; i < b->n; i++, in++) {
-		c->next_rip = c->rip + in->len;
-		in->fn(c, in);
-		c->rip = c->next_rip;
-		if (unlikely(c->stop)) {
-			c->stop = 0;
-			if (c->io.n)
-				io_commit(c);
-			i++;
-			break;
-		}
-	}
-	retire(c, i);
+	run_chain(c, prev);
 	return GO_ON;
 }
 

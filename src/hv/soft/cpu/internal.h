@@ -83,6 +83,12 @@ static inline void reg_write(struct cpu *c, int r, int size, uint64_t v)
  * Every kind keeps lf_res, lf_a and lf_b masked to the operand size.
  */
 enum { LF_SHL = 32, LF_SHR = 36, LF_SAR = 40, LF_MUL = 44 };
+/*
+ * Added to a lazy kind by rotates: CF and OF are in RFLAGS already, the
+ * other four still come from the lazy operands.
+ */
+#define LF_EAGER_CFOF 0x80u
+#define LF_KIND(op) ((op) & 0x7cu)
 
 uint64_t flags_arith(struct cpu *c);     /* the six arithmetic flags, computed */
 int cond_true(struct cpu *c, int cc);    /* Jcc/SETcc/CMOVcc condition 0-15 */
@@ -111,7 +117,11 @@ static inline void flags_eager(struct cpu *c)
 
 static inline int get_cf(struct cpu *c)
 {
-	uint64_t m = size_mask(1 << (c->lf_op & 3));
+	int size = 1 << (c->lf_op & 3);
+	uint64_t m = size_mask(size), sign = 1ULL << (size * 8 - 1);
+	uint64_t a = c->lf_a & m, b = c->lf_b & m, res = c->lf_res & m;
+	if (c->lf_op & LF_EAGER_CFOF)
+		return (int)(c->flags & F_CF);
 	switch (c->lf_op & ~3u) {
 	case LF_NONE:
 	case LF_INC:
@@ -120,10 +130,16 @@ static inline int get_cf(struct cpu *c)
 	case LF_LOGIC:
 		return 0;
 	case LF_ADD:
-		return (c->lf_res & m) < (c->lf_a & m);
+		return res < a;
 	case LF_SUB:
-		return (c->lf_a & m) < (c->lf_b & m);
-	default:        /* ADC, SBB: the carry-in takes the full formula */
+		return a < b;
+	case LF_ADC:    /* the carry out of the top bit, whatever the carry-in was */
+		return !!(((a & b) | ((a | b) & ~res)) & sign);
+	case LF_SBB:
+		return !!(((~a & b) | ((~a | b) & res)) & sign);
+	case LF_MUL:
+		return (int)a;
+	default:
 		return (int)(flags_arith(c) & F_CF);
 	}
 }
@@ -146,10 +162,8 @@ static ALWAYS_INLINE int cond_fast(struct cpu *c, int cc)
 			r = c->lf_a < c->lf_b;
 		else if (kind == LF_LOGIC)
 			r = 0;
-		else if (kind == LF_ADD)
-			r = c->lf_res < c->lf_a;
 		else
-			return cond_true(c, cc);
+			r = get_cf(c);
 		break;
 	case 2:         /* ZF */
 		r = c->lf_res == 0;
@@ -157,10 +171,8 @@ static ALWAYS_INLINE int cond_fast(struct cpu *c, int cc)
 	case 3:         /* CF or ZF */
 		if (kind == LF_SUB)
 			r = c->lf_a <= c->lf_b;
-		else if (kind == LF_LOGIC)
-			r = c->lf_res == 0;
 		else
-			return cond_true(c, cc);
+			r = c->lf_res == 0 || get_cf(c);
 		break;
 	case 4:         /* SF */
 		r = (int64_t)(c->lf_res << sh) < 0;
@@ -230,6 +242,11 @@ static inline uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa)
 	}
 	return fetch_ptr_slow(c, lin, gpa);
 }
+/*
+ * Drops the write fast path of TLB entries whose page now holds decoded
+ * code (another vCPU or this one decoded from it since they were made).
+ */
+void tlb_drop_code_writes(struct cpu *c);
 /* Translates for an access; returns the guest-physical address, may fault. */
 uint64_t mmu_translate(struct cpu *c, uint64_t lin, int acc);
 /* Segment limit and rights checks outside 64-bit mode; faults. */
@@ -484,6 +501,37 @@ void set_cr3(struct cpu *c, uint64_t v);
 void io_access(struct cpu *c, int is_mmio, int is_write, uint64_t addr, int size,
 	       uint32_t count, void *data);
 void io_commit(struct cpu *c);
+
+/*
+ * Threaded dispatch: a specialized handler ends by running the next
+ * decoded instruction of its block itself, so that every handler has
+ * a jump of its own to predict. A block's instructions are followed by
+ * a sentinel whose handler (insn_block_end) returns: the chain unwinds
+ * to the loop in exec.c, as it does when an instruction stopped (or a
+ * generic handler returned). c->cur tells the loop where it got to.
+ * Only the last instruction of a block branches, so the next RIP is
+ * known here; a handler that changes RIP otherwise sets c->stop.
+ */
+insn_fn insn_block_end;
+
+static ALWAYS_INLINE void insn_next(struct cpu *c, const struct insn *in)
+{
+	if (unlikely(c->stop))
+		return;
+	const struct insn *n = in + 1;
+	/* From the block's start, not the last RIP: no chain through memory. */
+	uint64_t base = c->block_rip;
+	c->rip = base + in->end;
+	c->next_rip = base + n->end;
+	c->cur = n;
+	n->fn(c, n);
+}
+
+/*
+ * Whether fn is a near JMP/Jcc/CALL/RET/LOOP handler (control.c): a
+ * block that ends with one changes nothing but RIP and the stack.
+ */
+int insn_is_near_branch(insn_fn *fn);
 
 /* Far-pointer and branch targets, masked to the operand size of the mode. */
 static inline void branch_to(struct cpu *c, uint64_t target, int opsize)

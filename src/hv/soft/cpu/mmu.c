@@ -264,6 +264,20 @@ static void xlate_fill(struct cpu *c, uint64_t lin, int acc, struct xlate *x)
 		e->tag_w = tag;
 }
 
+void tlb_drop_code_writes(struct cpu *c)
+{
+	for (int u = 0; u < 2; u++) {
+		for (int i = 0; i < TLB_SIZE; i++) {
+			struct tlb_entry *e = &c->tlb[u][i];
+			if ((e->tag_w & 0xfff) != c->tlb_gen)
+				continue;       /* no live write tag */
+			struct pmem_slot *s = pmem_slot(c->pmem, e->gpa);
+			if (!s || __atomic_load_n(&s->code[(e->gpa - s->gpa) >> 12], __ATOMIC_RELAXED))
+				e->tag_w = 0;
+		}
+	}
+}
+
 uint64_t mmu_translate(struct cpu *c, uint64_t lin, int acc)
 {
 	struct xlate x;

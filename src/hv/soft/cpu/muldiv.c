@@ -10,9 +10,10 @@
 typedef unsigned __int128 u128;
 typedef __int128 s128;
 
-static void mul_flags(struct cpu *c, uint64_t lo, int size, int overflow)
+/* Lazy: flags_arith() makes SF, ZF, PF of lo and CF = OF = overflow of LF_MUL. */
+static ALWAYS_INLINE void mul_flags(struct cpu *c, uint64_t lo, int size, int overflow)
 {
-	set_flags(c, szp_flags(lo, size) | (overflow ? F_CF | F_OF : 0));
+	set_lazy(c, LF_MUL, size, lo & size_mask(size), (uint64_t)!!overflow, 0);
 }
 
 /* Stores a double-width product in AX, DX:AX, EDX:EAX or RDX:RAX. */
@@ -112,4 +113,48 @@ void op_idiv(struct cpu *c, const struct insn *in)
 	if (q < lo || q > hi)
 		cpu_fault_noerr(c, EX_DE);
 	store_divmod(c, size, (uint64_t)q, (uint64_t)r);
+}
+
+/*
+ * ---- Forms specialized at decode time (muldiv_select) ----
+ * IMUL reg, r/m and IMUL reg, r/m, imm with 32- and 64-bit operands.
+ */
+static ALWAYS_INLINE void imul_to(struct cpu *c, int r, int size, uint64_t x, uint64_t y)
+{
+	if (size == 8) {
+		int64_t p;
+		int o = __builtin_mul_overflow((int64_t)x, (int64_t)y, &p);
+		c->gpr[r] = (uint64_t)p;
+		mul_flags(c, (uint64_t)p, 8, o);
+	} else {
+		int64_t p = (int64_t)(int32_t)x * (int32_t)y;
+		c->gpr[r] = (uint32_t)p;
+		mul_flags(c, (uint64_t)p, 4, p != (int32_t)p);
+	}
+}
+
+#define IMUL_FN(sz) \
+	static void imul_rr##sz(struct cpu *c, const struct insn *in) \
+	{ imul_to(c, in->reg, sz, c->gpr[in->reg], c->gpr[in->rm]); insn_next(c, in); } \
+	static void imul_rm##sz(struct cpu *c, const struct insn *in) \
+	{ imul_to(c, in->reg, sz, c->gpr[in->reg], lin_read(c, ea_lin64(c, in), sz, ACC_R)); insn_next(c, in); } \
+	static void imul_rri##sz(struct cpu *c, const struct insn *in) \
+	{ imul_to(c, in->reg, sz, c->gpr[in->rm], in->imm); insn_next(c, in); } \
+	static void imul_rmi##sz(struct cpu *c, const struct insn *in) \
+	{ imul_to(c, in->reg, sz, lin_read(c, ea_lin64(c, in), sz, ACC_R), in->imm); insn_next(c, in); }
+IMUL_FN(4)
+IMUL_FN(8)
+/* [with an immediate][memory][64-bit] */
+static insn_fn *const imul_forms[2][2][2] = {
+	{ { imul_rr4, imul_rr8 }, { imul_rm4, imul_rm8 } },
+	{ { imul_rri4, imul_rri8 }, { imul_rmi4, imul_rmi8 } },
+};
+
+insn_fn *muldiv_select(struct insn *in, insn_fn *fn, int code_size)
+{
+	if ((fn != op_imul_r_rm && fn != op_imul_r_rm_imm) || (in->opsize != 4 && in->opsize != 8))
+		return NULL;
+	if (in->mod != 3 && !fast_mem64(in, code_size))
+		return NULL;
+	return imul_forms[fn == op_imul_r_rm_imm][in->mod != 3][in->opsize == 8];
 }

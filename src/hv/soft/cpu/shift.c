@@ -14,7 +14,7 @@ static uint64_t shift_flags(uint64_t res, int size, int cf, int of)
 	return szp_flags(res, size) | (cf ? F_CF : 0) | (of ? F_OF : 0);
 }
 
-static uint64_t do_shift(struct cpu *c, int kind, int size, uint64_t a, uint64_t src)
+static ALWAYS_INLINE uint64_t do_shift(struct cpu *c, int kind, int size, uint64_t a, uint64_t src)
 {
 	int bits = size * 8;
 	unsigned cnt = (unsigned)src & (size == 8 ? 63 : 31);
@@ -37,8 +37,10 @@ static uint64_t do_shift(struct cpu *c, int kind, int size, uint64_t a, uint64_t
 			cf = !!(r & sign);
 			of = !!(r & sign) ^ !!(r & (sign >> 1));
 		}
-		flags_eager(c);
+		/* The other flags stay as they are, lazy or not. */
 		c->flags = (c->flags & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) | (of ? F_OF : 0);
+		if (c->lf_op)
+			c->lf_op |= LF_EAGER_CFOF;
 		return r;
 	}
 	case SH_RCL:
@@ -62,31 +64,28 @@ static uint64_t do_shift(struct cpu *c, int kind, int size, uint64_t a, uint64_t
 		c->flags = (c->flags & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) | (of ? F_OF : 0);
 		return r;
 	}
+	/* Shifts leave their flags lazy: flags_arith() knows LF_SHL/SHR/SAR. */
 	case SH_SHL:
 	case SH_SAL:
-		r = cnt < 64 ? (a << cnt) & m : 0;
-		cf = cnt <= (unsigned)bits ? (int)((a >> (bits - cnt)) & 1) : 0;
-		of = !!(r & sign) ^ cf;
-		break;
+		r = (a << cnt) & m;     /* cnt <= 63 */
+		set_lazy(c, LF_SHL, size, r, a, cnt);
+		return r;
 	case SH_SHR:
 		r = a >> cnt;
-		cf = (a >> (cnt - 1)) & 1;
-		of = !!(a & sign);
-		break;
+		set_lazy(c, LF_SHR, size, r, a, cnt);
+		return r;
 	default: {      /* SAR */
 		int64_t s = (int64_t)sign_extend(a, size);
 		unsigned n = cnt < (unsigned)bits ? cnt : (unsigned)bits - 1;
 		r = (uint64_t)(s >> n) & m;
-		cf = cnt < (unsigned)bits ? (int)((s >> (cnt - 1)) & 1) : (int)(s < 0);
-		of = 0;
-		break;
+		set_lazy(c, LF_SAR, size, r, a, cnt);
+		return r;
 	}
 	}
-	set_flags(c, shift_flags(r, size, cf, of));
-	return r;
 }
 
-static uint64_t shift_rmw(struct cpu *c, int kind, int size, uint64_t dst, uint64_t src)
+static __attribute__((noinline)) uint64_t shift_rmw(struct cpu *c, int kind, int size, uint64_t dst,
+						    uint64_t src)
 {
 	return do_shift(c, kind, size, dst, src);
 }
@@ -150,3 +149,65 @@ static void shxd(struct cpu *c, const struct insn *in, int right)
 
 void op_shld(struct cpu *c, const struct insn *in) { shxd(c, in, 0); }
 void op_shrd(struct cpu *c, const struct insn *in) { shxd(c, in, 1); }
+
+/*
+ * ---- Forms specialized at decode time (shift_select) ----
+ *
+ * Group 2 but RCL/RCR, with the operation, the operand size and the
+ * count's source (an immediate, 1, or CL) as constants: a register
+ * operand, or memory in 64-bit code (the generic handler takes over on
+ * a TLB miss, before anything changed).
+ */
+static ALWAYS_INLINE uint64_t shift_count(struct cpu *c, const struct insn *in, int by_cl)
+{
+	return by_cl ? (uint8_t)c->gpr[R_CX] : in->imm;
+}
+
+static ALWAYS_INLINE void shift_r(struct cpu *c, const struct insn *in, int kind, int size, int by_cl)
+{
+	reg_write(c, in->rm, size, do_shift(c, kind, size, reg_read(c, in->rm, size), shift_count(c, in, by_cl)));
+}
+
+static ALWAYS_INLINE void shift_m(struct cpu *c, const struct insn *in, int kind, int size, int by_cl)
+{
+	uint8_t *p = tlb_write_ptr(c, ea_lin64(c, in), size);
+	if (unlikely(!p)) {
+		op_shift(c, in);
+		return;
+	}
+	host_store(p, size, do_shift(c, kind, size, host_load(p, size), shift_count(c, in, by_cl)));
+}
+
+#define SHIFT_FN(form, k, K, sz) \
+	static void k##_##form##_i##sz(struct cpu *c, const struct insn *in) \
+	{ shift_##form(c, in, K, sz, 0); insn_next(c, in); } \
+	static void k##_##form##_cl##sz(struct cpu *c, const struct insn *in) \
+	{ shift_##form(c, in, K, sz, 1); insn_next(c, in); }
+#define SHIFT_FNS(form, k, K) SHIFT_FN(form, k, K, 1) SHIFT_FN(form, k, K, 2) SHIFT_FN(form, k, K, 4) \
+	SHIFT_FN(form, k, K, 8)
+#define SHIFT_KINDS(form) SHIFT_FNS(form, rol, SH_ROL) SHIFT_FNS(form, ror, SH_ROR) \
+	SHIFT_FNS(form, shl, SH_SHL) SHIFT_FNS(form, shr, SH_SHR) SHIFT_FNS(form, sar, SH_SAR)
+SHIFT_KINDS(r)
+SHIFT_KINDS(m)
+
+#define SHIFT_ROW(k, form, cnt) { k##_##form##_##cnt##1, k##_##form##_##cnt##2, k##_##form##_##cnt##4, \
+	k##_##form##_##cnt##8 }
+#define SHIFT_TABLE(form, cnt) { [SH_ROL] = SHIFT_ROW(rol, form, cnt), [SH_ROR] = SHIFT_ROW(ror, form, cnt), \
+	[SH_SHL] = SHIFT_ROW(shl, form, cnt), [SH_SHR] = SHIFT_ROW(shr, form, cnt), \
+	[SH_SAL] = SHIFT_ROW(shl, form, cnt), [SH_SAR] = SHIFT_ROW(sar, form, cnt) }
+/* [memory][by CL][operation][log2 size]; NULL for RCL/RCR */
+static insn_fn *const shift_forms[2][2][8][4] = {
+	{ SHIFT_TABLE(r, i), SHIFT_TABLE(r, cl) },
+	{ SHIFT_TABLE(m, i), SHIFT_TABLE(m, cl) },
+};
+
+insn_fn *shift_select(struct insn *in, insn_fn *fn, int code_size)
+{
+	if (fn != op_shift || (in->mod != 3 && !fast_mem64(in, code_size)))
+		return NULL;
+	int by_cl = in->op == 0xd2 || in->op == 0xd3;
+	insn_fn *f = shift_forms[in->mod != 3][by_cl][in->reg & 7][size_log2(in->opsize)];
+	if (f && (in->op == 0xd0 || in->op == 0xd1))
+		in->imm = 1;    /* the by-one forms: an immediate count of 1 */
+	return f;
+}

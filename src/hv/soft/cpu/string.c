@@ -38,11 +38,14 @@ static void advance(struct cpu *c, const struct strop *s, int r, int64_t n)
 
 /*
  * Runs body once, or while rCX != 0 with a REP prefix. body returns 0 to
- * stop early (REPE/REPNE condition). Yields after a batch if kicked.
+ * stop early (REPE/REPNE condition). chunk, when given, may do up to max
+ * iterations at once and returns how many it did (0: body does the next
+ * one). Yields after a batch if kicked.
  */
 typedef int str_body(struct cpu *c, const struct insn *in, const struct strop *s);
+typedef uint64_t str_chunk(struct cpu *c, const struct insn *in, const struct strop *s, uint64_t max);
 
-static void repeat(struct cpu *c, const struct insn *in, str_body *body)
+static void repeat(struct cpu *c, const struct insn *in, str_body *body, str_chunk *chunk)
 {
 	struct strop s;
 	strop_init(c, in, &s);
@@ -50,18 +53,26 @@ static void repeat(struct cpu *c, const struct insn *in, str_body *body)
 		body(c, in, &s);
 		return;
 	}
-	for (unsigned n = 0;; n++) {
+	for (uint64_t n = 0;; n++) {
 		uint64_t cnt = areg(c, &s, R_CX);
 		if (!cnt)
 			return;
-		if (n == STRING_BATCH) {
-			if (cpu_kicked(c) || c->budget < STRING_BATCH) {
+		if (n >= STRING_BATCH) {
+			if (cpu_kicked(c) || c->budget < n) {
 				c->next_rip = c->rip;   /* resume later */
 				c->stop = 1;
 				return;
 			}
-			c->budget -= STRING_BATCH;
+			c->budget -= n;
 			n = 0;
+		}
+		uint64_t done = chunk ? chunk(c, in, &s, cnt < STRING_BATCH ? cnt : STRING_BATCH) : 0;
+		if (done) {
+			reg_write(c, R_CX, s.as, cnt - done);
+			if (done == cnt)
+				return;
+			n += done - 1;
+			continue;
 		}
 		int go_on = body(c, in, &s);
 		reg_write(c, R_CX, s.as, cnt - 1);
@@ -125,11 +136,61 @@ static int scas_body(struct cpu *c, const struct insn *in, const struct strop *s
 	return compare(c, in, s->size, reg_read(c, R_AX, s->size), b);
 }
 
-void op_movs(struct cpu *c, const struct insn *in) { repeat(c, in, movs_body); }
-void op_stos(struct cpu *c, const struct insn *in) { repeat(c, in, stos_body); }
-void op_lods(struct cpu *c, const struct insn *in) { repeat(c, in, lods_body); }
-void op_cmps(struct cpu *c, const struct insn *in) { repeat(c, in, cmps_body); }
-void op_scas(struct cpu *c, const struct insn *in) { repeat(c, in, scas_body); }
+/*
+ * Whole runs of REP STOS/MOVS within one page of RAM, in 64-bit mode
+ * going forward: the TLB's write tags are only there for RAM that holds
+ * no decoded code, so these need none of the slow path's care. They
+ * return 0 (one iteration at a time then) for anything else.
+ */
+static uint64_t page_run(const struct strop *s, uint64_t lin, uint64_t max)
+{
+	uint64_t room = (4096 - (lin & 0xfff)) / (uint64_t)s->size;
+	return max < room ? max : room;
+}
+
+static uint64_t stos_chunk(struct cpu *c, const struct insn *in, const struct strop *s, uint64_t max)
+{
+	(void)in;
+	if (c->mode != MODE_LONG || s->as != 8 || s->step < 0)
+		return 0;
+	uint64_t lin = c->sbase[S_ES] + c->gpr[R_DI];
+	uint64_t n = page_run(s, lin, max);
+	uint8_t *p = n ? tlb_write_ptr(c, lin, (int)(n * (uint64_t)s->size)) : NULL;
+	if (!p)
+		return 0;
+	uint64_t v = c->gpr[R_AX] & size_mask(s->size);
+	if (s->size == 1 || !v)
+		memset(p, (int)v, (size_t)(n * (uint64_t)s->size));
+	else
+		for (uint64_t i = 0; i < n; i++)
+			host_store(p + i * (uint64_t)s->size, s->size, v);
+	c->gpr[R_DI] += n * (uint64_t)s->size;
+	return n;
+}
+
+static uint64_t movs_chunk(struct cpu *c, const struct insn *in, const struct strop *s, uint64_t max)
+{
+	if (c->mode != MODE_LONG || s->as != 8 || s->step < 0)
+		return 0;
+	uint64_t src = c->sbase[in->seg] + c->gpr[R_SI], dst = c->sbase[S_ES] + c->gpr[R_DI];
+	uint64_t n = page_run(s, dst, page_run(s, src, max));
+	size_t len = (size_t)(n * (uint64_t)s->size);
+	uint8_t *p = n ? tlb_read_ptr(c, src, (int)len) : NULL;
+	uint8_t *q = p ? tlb_write_ptr(c, dst, (int)len) : NULL;
+	/* A destination just above the source repeats it element by element: not memmove. */
+	if (!q || (q > p && q < p + len))
+		return 0;
+	memmove(q, p, len);
+	c->gpr[R_SI] += len;
+	c->gpr[R_DI] += len;
+	return n;
+}
+
+void op_movs(struct cpu *c, const struct insn *in) { repeat(c, in, movs_body, movs_chunk); }
+void op_stos(struct cpu *c, const struct insn *in) { repeat(c, in, stos_body, stos_chunk); }
+void op_lods(struct cpu *c, const struct insn *in) { repeat(c, in, lods_body, NULL); }
+void op_cmps(struct cpu *c, const struct insn *in) { repeat(c, in, cmps_body, NULL); }
+void op_scas(struct cpu *c, const struct insn *in) { repeat(c, in, scas_body, NULL); }
 
 /* ---- port I/O ---- */
 

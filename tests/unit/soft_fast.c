@@ -1,0 +1,145 @@
+/*
+ * The soft CPU's fast paths: linked blocks and the jump cache across
+ * page-table changes, REP STOS/MOVS by whole pages, rotates and shifts
+ * that leave the other flags lazy, and the handlers specialized at
+ * decode time against the generic ones they stand for.
+ */
+#include "soft_cpu.h"
+
+#define C64 ".code64"
+
+/*
+ * Linear 0x400000 is a 4 KiB page (page table at 0x15000) that maps to
+ * 0x30000 ("mov $1, %ebx; ret") or 0x31000 ("mov $2, %ebx; ret"). The
+ * code calls it, points the PTE elsewhere, and calls it again: after
+ * INVLPG, after a CR3 reload, and in a loop so that its blocks link.
+ */
+GUEST_CODE(g_remap, C64,
+	"mov $0x400000, %r12\n"
+	"mov $3, %ecx\n"
+	"1: call *%r12\n dec %ecx\n jnz 1b\n"
+	"mov %ebx, %r13d\n"
+	"movq $0x31003, 0x15000\n invlpg (%r12)\n"
+	"mov $3, %ecx\n"
+	"2: call *%r12\n dec %ecx\n jnz 2b\n"
+	"mov %ebx, %r14d\n"
+	"movq $0x30003, 0x15000\n mov %cr3, %rax\n mov %rax, %cr3\n"
+	"call *%r12\n mov %ebx, %r15d\n");
+
+static void test_remap_code(void)
+{
+	static const uint8_t one[] = { 0xbb, 0x01, 0x00, 0x00, 0x00, 0xc3 };
+	static const uint8_t two[] = { 0xbb, 0x02, 0x00, 0x00, 0x00, 0xc3 };
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	t_write(&t, 0x12010, 8, 0x15003);       /* PD[2] -> page table */
+	t_write(&t, 0x15000, 8, 0x30003);
+	memcpy(t.mem + 0x30000, one, sizeof(one));
+	memcpy(t.mem + 0x31000, two, sizeof(two));
+	CHECK(tcpu_exec(&t, g_remap, g_remap_end));
+	CHECK_EQ(t.c.gpr[R_R13], 1);
+	CHECK_EQ(t.c.gpr[R_R14], 2);
+	CHECK_EQ(t.c.gpr[R_R15], 1);
+	tcpu_free(&t);
+}
+
+/*
+ * REP STOSQ across a page end, REP MOVSB one byte above its source (it
+ * repeats the first byte: not a memmove), REP MOVSQ of a page, and the
+ * same backwards (DF = 1), which takes the one-at-a-time path.
+ */
+GUEST_CODE(g_strings, C64,
+	"mov $0x20ff8, %rdi\n mov $0x1122334455667788, %rax\n mov $4, %ecx\n cld\n rep stosq\n"
+	"mov $0x22000, %rdi\n movb $0x5a, (%rdi)\n mov %rdi, %rsi\n inc %rdi\n"
+	"mov $100, %ecx\n rep movsb\n"
+	"mov $0x24000, %rdi\n mov $0x25000, %rsi\n mov $512, %ecx\n rep movsq\n"
+	"mov $0x26ff8, %rdi\n mov $0x25ff8, %rsi\n mov $512, %ecx\n std\n rep movsq\n cld\n");
+
+static void test_string_runs(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	for (int i = 0; i < 4096; i++)
+		t.mem[0x25000 + i] = (uint8_t)(i * 7);
+	CHECK(tcpu_exec(&t, g_strings, g_strings_end));
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(t_read(&t, 0x20ff8 + 8 * (uint64_t)i, 8), 0x1122334455667788ULL);
+	CHECK_EQ(t_read(&t, 0x21018, 8), 0);
+	CHECK_EQ(t.c.gpr[R_CX], 0);
+	for (int i = 0; i <= 100; i++)
+		CHECK_EQ(t.mem[0x22000 + i], 0x5a);
+	CHECK(!memcmp(t.mem + 0x24000, t.mem + 0x25000, 4096));
+	CHECK(!memcmp(t.mem + 0x26000, t.mem + 0x25000, 4096));
+	CHECK_EQ(t.c.gpr[R_DI], 0x25ff8);
+	tcpu_free(&t);
+}
+
+/*
+ * A rotate sets CF and OF only: ZF and SF of the compare before it stay.
+ * Shifts leave their flags lazy: CF, and the signed conditions, read
+ * back right. ADC chains carry through lazy ADC results.
+ */
+GUEST_CODE(g_flags, C64,
+	"mov $5, %eax\n cmp $5, %eax\n mov $1, %ebx\n ror $1, %ebx\n"
+	"setz %r8b\n setc %r9b\n seto %r10b\n"
+	"mov $-1, %eax\n add $1, %eax\n rol $4, %ebx\n setz %r11b\n setc %r12b\n"
+	"mov $3, %edx\n shr $1, %edx\n setc %r13b\n sar $5, %edx\n setz %r14b\n"
+	"mov $0x80000000, %esi\n shl $1, %esi\n setc %r15b\n"
+	"mov $-1, %rax\n mov $-1, %rbx\n xor %ecx, %ecx\n add $1, %rax\n adc $0, %rbx\n adc $0, %rcx\n");
+
+static void test_lazy_flags(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	CHECK(tcpu_exec(&t, g_flags, g_flags_end));
+	CHECK_EQ(t.c.gpr[R_R8] & 0xff, 1);      /* ZF of the compare */
+	CHECK_EQ(t.c.gpr[R_R9] & 0xff, 1);      /* CF: the bit rotated into the top */
+	CHECK_EQ(t.c.gpr[R_R10] & 0xff, 1);     /* OF: top two bits differ */
+	CHECK_EQ(t.c.gpr[R_R11] & 0xff, 1);     /* ZF of the add survives ROL */
+	CHECK_EQ(t.c.gpr[R_R12] & 0xff, 0);     /* ROL's CF: bit 0 of 0x00000008 */
+	CHECK_EQ(t.c.gpr[R_R13] & 0xff, 1);
+	CHECK_EQ(t.c.gpr[R_R14] & 0xff, 1);
+	CHECK_EQ(t.c.gpr[R_R15] & 0xff, 1);
+	CHECK_EQ(t.c.gpr[R_AX], 0);
+	CHECK_EQ(t.c.gpr[R_BX], 0);
+	CHECK_EQ(t.c.gpr[R_CX], 1);
+	tcpu_free(&t);
+}
+
+/*
+ * Register forms the decoder rewrites (reg <- r/m swapped to r/m <- reg,
+ * the accumulator forms, byte registers AH..BH), CMOV of a 32-bit
+ * register when false (still zero-extends), PUSH/POP RSP, and RMW on
+ * memory.
+ */
+GUEST_CODE(g_forms, C64,
+	"mov $0x1234, %eax\n mov $0x10, %ecx\n add %ecx, %eax\n"       /* 03 C1 form via add r, r/m */
+	".byte 0x03, 0xc1\n"                                            /* add eax, ecx: reg <- r/m */
+	"mov $0xff00, %edx\n add $0x01, %dh\n mov %dh, %bl\n"
+	"mov $-1, %rsi\n xor %edi, %edi\n cmp $1, %edi\n cmovz %edi, %esi\n"
+	"mov %rsp, %r8\n push %rsp\n pop %r9\n push %rax\n pop %rsp\n mov %rsp, %r10\n mov %r8, %rsp\n"
+	"movq $40, 0x20000\n subq $2, 0x20000\n incq 0x20000\n shlq $1, 0x20000\n xorb $1, 0x20000\n");
+
+static void test_specialized_forms(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	CHECK(tcpu_exec(&t, g_forms, g_forms_end));
+	CHECK_EQ(t.c.gpr[R_AX], 0x1254);
+	CHECK_EQ(t.c.gpr[R_DX], 0x0000);        /* DH wrapped to 0 */
+	CHECK_EQ(t.c.gpr[R_BX] & 0xff, 0);
+	CHECK_EQ(t.c.gpr[R_SI], 0xffffffffULL); /* the false CMOV zero-extended */
+	CHECK_EQ(t.c.gpr[R_R9], t.c.gpr[R_R8]);
+	CHECK_EQ(t.c.gpr[R_R10], 0x1254);
+	CHECK_EQ(t_read(&t, T_DATA, 8), (40 - 2 + 1) * 2 ^ 1);
+	tcpu_free(&t);
+}
+
+int main(void)
+{
+	RUN(test_remap_code);
+	RUN(test_string_runs);
+	RUN(test_lazy_flags);
+	RUN(test_specialized_forms);
+	TEST_EXIT();
+}
