@@ -22,7 +22,7 @@ GUEST_CFLAGS64 := $(GUEST_CFLAGS) -m64 -mcmodel=small
 # real mode) plus the objects listed in GUEST_EXTRA_NAME.
 GUESTS16 := real
 GUESTS32 := prot32 prot32_int prot32_paging irq_pic
-GUESTS64 := long64 long_int3 long_user long_syscall hlt sti_shadow irq_apic apic_eoi smp demo
+GUESTS64 := long64 long_int3 long_user long_syscall hlt sti_shadow irq_apic apic_eoi smp virtio_rng demo
 GUEST_EXTRA_smp := $(GUEST_OUT)/obj64/smp_trampoline.o
 GUEST_EXTRA_long64 := $(GUEST_OUT)/obj64/lib/pt64.o
 GUEST_EXTRA_long_user := $(GUEST_OUT)/obj64/lib/pt64.o $(GUEST_OUT)/obj64/lib/user64.o

@@ -49,6 +49,7 @@ irq_pic       | irq_pic.bin       | protected |  | 1 |
 irq_apic      | irq_apic.bin      | long      |  | 1 |
 apic_eoi      | apic_eoi.bin      | long      |  | 1 | host KVM local APIC keeps no in-service state: ISR, EOI order, level-triggered remote IRR
 smp           | smp.bin           | long      |  | 1 |
+virtio_rng    | virtio_rng.bin    | long      | --rng | 1 |
 EOF
 }
 
