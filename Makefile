@@ -53,6 +53,8 @@ PRELOAD_LIB := $(if $(SOFT_SRCS),build/libsoftkvm.so)
 -include tests/tests.mk
 -include tools/lockstep/lockstep.mk
 -include guest/guest.mk
+-include guest/hostile/hostile.mk
+-include fuzz/fuzz.mk
 -include bench/bench.mk
 
 guests: $(GUEST_BINS)

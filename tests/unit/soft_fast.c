@@ -12,16 +12,21 @@
  * Linear 0x400000 is a 4 KiB page (page table at 0x15000) that maps to
  * 0x30000 ("mov $1, %ebx; ret") or 0x31000 ("mov $2, %ebx; ret"). The
  * code calls it, points the PTE elsewhere, and calls it again: after
- * INVLPG, after a CR3 reload, and in a loop so that its blocks link.
+ * INVLPG, and after a CR3 reload. The POPF before each change ends a
+ * chain of blocks, so that the CPU has seen the new code page (its
+ * blocks re-verify once) and the block at 0x400000 runs again before
+ * the change: the jump cache and the links are what must notice.
  */
 GUEST_CODE(g_remap, C64,
 	"mov $0x400000, %r12\n"
 	"mov $3, %ecx\n"
 	"1: call *%r12\n dec %ecx\n jnz 1b\n"
+	"pushfq\n popfq\n call *%r12\n"
 	"mov %ebx, %r13d\n"
 	"movq $0x31003, 0x15000\n invlpg (%r12)\n"
 	"mov $3, %ecx\n"
 	"2: call *%r12\n dec %ecx\n jnz 2b\n"
+	"pushfq\n popfq\n call *%r12\n"
 	"mov %ebx, %r14d\n"
 	"movq $0x30003, 0x15000\n mov %cr3, %rax\n mov %rax, %cr3\n"
 	"call *%r12\n mov %ebx, %r15d\n");

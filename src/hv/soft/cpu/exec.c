@@ -9,28 +9,33 @@
  * vCPU's stamp moved (another vCPU or the VMM may have written code
  * without us seeing it: see struct pmem), and rebuilt if they differ.
  *
- * Blocks are found by linear address through a small direct-mapped jump
- * cache first (as a TLB for blocks); the hash of physical addresses is
- * the slow path. Jump-cache entries are tagged with a generation that
- * moves on every TLB flush, so an entry never outlives the translation
- * it was made through.
+ * Finding the next block is a link in the block just run (the two
+ * blocks that followed it last), else a small direct-mapped jump cache
+ * by linear address (a TLB for blocks), else the hash of physical
+ * addresses. Links and entries carry a tag: when blocks were dropped
+ * they are not followed; when only the translations may have changed
+ * (a TLB flush), one TLB lookup tells whether they still hold.
  *
- * The loop looks at the kick flag, the time budget and the interrupt
- * window between blocks; instructions that need one-at-a-time handling
- * (interrupt shadow, trap flag, single-step, page-crossing code) go
- * through exec_one().
+ * Within a block, each handler runs the next instruction itself
+ * (insn_next() in internal.h), so the dispatch is a jump per handler
+ * rather than one shared call site. Blocks run back to back, linked,
+ * while they end in near branches; the loop looks at the kick flag, the
+ * time budget, the interrupt window and the code epochs between such
+ * chains and after any other block end. Instructions that need
+ * one-at-a-time handling (interrupt shadow, trap flag, single-step,
+ * page-crossing code) go through exec_one().
  */
 #include <sys/mman.h>
 
 #include "internal.h"
 
 #define BLOCK_MAX_INSNS 64
-#define HASH_BITS 15
+#define HASH_BITS 16
 #ifndef MAX_BLOCKS
-#define MAX_BLOCKS (1 << 15)
+#define MAX_BLOCKS (1 << 16)
 #endif
-#define MAX_INSNS (1 << 18)
-#define MAX_BYTES (1 << 21)
+#define MAX_INSNS (1 << 19)
+#define MAX_BYTES (1 << 22)
 #define JC_BITS 12
 
 /*
@@ -42,16 +47,18 @@ struct block {
 	uint32_t *gen;          /* the page's write generation */
 	uint32_t gen_seen, stamp;
 	uint32_t first;         /* first decoded instruction */
-	uint16_t n, nbytes;
+	uint16_t n;
 	uint8_t sys_end;        /* ends with an instruction that is not a near branch */
 	uint64_t link_tag;      /* the run tag (run_tag()) the links were made under */
 	uint64_t link_lin[2];
 	struct block *link[2];
-	/* For the lookup by physical address. */
+	/* For the lookup by physical address and the checks of its bytes. */
 	uint64_t key;           /* gpa << 2 | code-size tag */
 	struct block *next;     /* hash chain */
 	uint32_t bytes;         /* offset of the copy of the code bytes */
+	uint16_t nbytes;
 } __attribute__((aligned(64)));
+_Static_assert(offsetof(struct block, key) == 64, "what running a block needs fills one cache line");
 
 /* A jump-cache entry: the block last run at a linear address. */
 struct jump_entry {

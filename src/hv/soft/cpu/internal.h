@@ -529,7 +529,8 @@ static ALWAYS_INLINE void insn_next(struct cpu *c, const struct insn *in)
 
 /*
  * Whether fn is a near JMP/Jcc/CALL/RET/LOOP handler (control.c): a
- * block that ends with one changes nothing but RIP and the stack.
+ * block that ends with one changes nothing that the checks between
+ * blocks look at (RIP, general registers and memory only).
  */
 int insn_is_near_branch(insn_fn *fn);
 
