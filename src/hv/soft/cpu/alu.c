@@ -125,7 +125,8 @@ int cond_true(struct cpu *c, int cc)
 }
 
 /* One ALU operation; sets lazy flags and returns the result. */
-static ALWAYS_INLINE uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
+/* nf: the flags are dead (see the liveness pass in exec.c): leave them. */
+static ALWAYS_INLINE uint64_t alu_nf(struct cpu *c, int kind, int size, uint64_t a, uint64_t b, int nf)
 {
 	uint64_t m = size_mask(size), r;
 	a &= m;
@@ -133,7 +134,8 @@ static ALWAYS_INLINE uint64_t alu(struct cpu *c, int kind, int size, uint64_t a,
 	switch (kind) {
 	case ALU_ADD:
 		r = (a + b) & m;
-		set_lazy(c, LF_ADD, size, r, a, b);
+		if (!nf)
+			set_lazy(c, LF_ADD, size, r, a, b);
 		return r;
 	case ALU_ADC:
 		r = (a + b + (uint64_t)get_cf(c)) & m;
@@ -142,7 +144,8 @@ static ALWAYS_INLINE uint64_t alu(struct cpu *c, int kind, int size, uint64_t a,
 	case ALU_SUB:
 	case ALU_CMP:
 		r = (a - b) & m;
-		set_lazy(c, LF_SUB, size, r, a, b);
+		if (!nf)
+			set_lazy(c, LF_SUB, size, r, a, b);
 		return r;
 	case ALU_SBB:
 		r = (a - b - (uint64_t)get_cf(c)) & m;
@@ -154,9 +157,16 @@ static ALWAYS_INLINE uint64_t alu(struct cpu *c, int kind, int size, uint64_t a,
 	default: r = a ^ b; break;
 	}
 	/* Logic results need no operands: CF, OF and AF are clear. */
-	c->lf_op = LF_LOGIC | size_log2(size);
-	c->lf_res = r;
+	if (!nf) {
+		c->lf_op = LF_LOGIC | size_log2(size);
+		c->lf_res = r;
+	}
 	return r;
+}
+
+static ALWAYS_INLINE uint64_t alu(struct cpu *c, int kind, int size, uint64_t a, uint64_t b)
+{
+	return alu_nf(c, kind, size, a, b, 0);
 }
 
 static uint64_t alu_rmw(struct cpu *c, int kind, int size, uint64_t dst, uint64_t src)
@@ -218,14 +228,21 @@ void op_alu_rm_imm(struct cpu *c, const struct insn *in)
 	}
 }
 
-static ALWAYS_INLINE uint64_t incdec_body(struct cpu *c, int dec, int size, uint64_t dst)
+static ALWAYS_INLINE uint64_t incdec_nf(struct cpu *c, int dec, int size, uint64_t dst, int nf)
 {
+	uint64_t r = (dec ? dst - 1 : dst + 1) & size_mask(size);
+	if (nf)
+		return r;
 	/* INC/DEC keep CF: fix it in RFLAGS before the lazy state moves on. */
 	uint64_t cf = (uint64_t)get_cf(c);
 	c->flags = (c->flags & ~(uint64_t)F_CF) | cf;
-	uint64_t r = (dec ? dst - 1 : dst + 1) & size_mask(size);
 	set_lazy(c, dec ? LF_DEC : LF_INC, size, r, dst, 1);
 	return r;
+}
+
+static ALWAYS_INLINE uint64_t incdec_body(struct cpu *c, int dec, int size, uint64_t dst)
+{
+	return incdec_nf(c, dec, size, dst, 0);
 }
 
 static uint64_t incdec(struct cpu *c, int dec, int size, uint64_t dst, uint64_t src)
@@ -302,30 +319,31 @@ void op_neg(struct cpu *c, const struct insn *in)
  * LOCK and the other modes' memory operands stay generic.
  */
 
-static ALWAYS_INLINE void alu_to_reg(struct cpu *c, int kind, int size, int r, uint64_t a, uint64_t b)
+static ALWAYS_INLINE void alu_to_reg(struct cpu *c, int kind, int size, int r, uint64_t a, uint64_t b,
+				       int nf)
 {
-	uint64_t v = alu(c, kind, size, a, b);
+	uint64_t v = alu_nf(c, kind, size, a, b, nf);
 	if (kind != ALU_CMP && kind != ALU_TEST)
 		reg_write(c, r, size, v);
 }
 
 /* r/m (a register) op= reg */
-static ALWAYS_INLINE void alu_rr(struct cpu *c, const struct insn *in, int kind, int size)
+static ALWAYS_INLINE void alu_rr(struct cpu *c, const struct insn *in, int kind, int size, int nf)
 {
-	alu_to_reg(c, kind, size, in->rm, reg_read(c, in->rm, size), reg_read(c, in->reg, size));
+	alu_to_reg(c, kind, size, in->rm, reg_read(c, in->rm, size), reg_read(c, in->reg, size), nf);
 }
 
 /* r/m (a register) op= imm */
-static ALWAYS_INLINE void alu_ri(struct cpu *c, const struct insn *in, int kind, int size)
+static ALWAYS_INLINE void alu_ri(struct cpu *c, const struct insn *in, int kind, int size, int nf)
 {
-	alu_to_reg(c, kind, size, in->rm, reg_read(c, in->rm, size), in->imm);
+	alu_to_reg(c, kind, size, in->rm, reg_read(c, in->rm, size), in->imm, nf);
 }
 
 /* reg op= memory */
 static ALWAYS_INLINE void alu_rm(struct cpu *c, const struct insn *in, int kind, int size)
 {
 	uint64_t v = lin_read(c, ea_lin64(c, in), size, ACC_R);
-	alu_to_reg(c, kind, size, in->reg, reg_read(c, in->reg, size), v);
+	alu_to_reg(c, kind, size, in->reg, reg_read(c, in->reg, size), v, 0);
 }
 
 /* memory op= src; generic: the handler that does it all */
@@ -356,20 +374,24 @@ static ALWAYS_INLINE void alu_mi(struct cpu *c, const struct insn *in, int kind,
 	alu_mem(c, in, kind, size, in->imm, kind == ALU_TEST ? op_test_rm_imm : op_alu_rm_imm);
 }
 
-/* One handler per form, operation and size; tables [operation][log2 size]. */
+/*
+ * One handler per form, operation and size; tables [operation][log2 size].
+ * The register forms are pure (internal.h).
+ */
 #define ALU_FN(form, k, K, sz) \
 	static void alu_##form##_##k##sz(struct cpu *c, const struct insn *in) \
 	{ alu_##form(c, in, K, sz); insn_next(c, in); }
-#define ALU_FNS(form, k, K) ALU_FN(form, k, K, 1) ALU_FN(form, k, K, 2) ALU_FN(form, k, K, 4) ALU_FN(form, k, K, 8)
-#define ALU_KINDS(form) ALU_FNS(form, add, ALU_ADD) ALU_FNS(form, or, ALU_OR) ALU_FNS(form, and, ALU_AND) \
-	ALU_FNS(form, adc, ALU_ADC) ALU_FNS(form, sbb, ALU_SBB) \
-	ALU_FNS(form, sub, ALU_SUB) ALU_FNS(form, xor, ALU_XOR) ALU_FNS(form, cmp, ALU_CMP) \
-	ALU_FNS(form, test, ALU_TEST)
-ALU_KINDS(rr)
-ALU_KINDS(ri)
-ALU_KINDS(rm)
-ALU_KINDS(mr)
-ALU_KINDS(mi)
+#define ALU_PURE_FN(form, k, K, sz) PURE_FN(alu_##form##_##k##sz, alu_##form(c, in, K, sz, nf))
+#define ALU_FNS(M, form, k, K) M(form, k, K, 1) M(form, k, K, 2) M(form, k, K, 4) M(form, k, K, 8)
+#define ALU_KINDS(M, form) ALU_FNS(M, form, add, ALU_ADD) ALU_FNS(M, form, or, ALU_OR) \
+	ALU_FNS(M, form, and, ALU_AND) ALU_FNS(M, form, adc, ALU_ADC) ALU_FNS(M, form, sbb, ALU_SBB) \
+	ALU_FNS(M, form, sub, ALU_SUB) ALU_FNS(M, form, xor, ALU_XOR) ALU_FNS(M, form, cmp, ALU_CMP) \
+	ALU_FNS(M, form, test, ALU_TEST)
+ALU_KINDS(ALU_PURE_FN, rr)
+ALU_KINDS(ALU_PURE_FN, ri)
+ALU_KINDS(ALU_FN, rm)
+ALU_KINDS(ALU_FN, mr)
+ALU_KINDS(ALU_FN, mi)
 
 #define ALU_ROW(form, k) { alu_##form##_##k##1, alu_##form##_##k##2, alu_##form##_##k##4, alu_##form##_##k##8 }
 #define ALU_TABLE(form) { [ALU_ADD] = ALU_ROW(form, add), [ALU_OR] = ALU_ROW(form, or), \
@@ -382,10 +404,10 @@ static insn_fn *const alu_forms[NFORMS][ALU_TEST + 1][4] = {
 	[FORM_MR] = ALU_TABLE(mr), [FORM_MI] = ALU_TABLE(mi),
 };
 
-/* INC/DEC of a register, or of memory in 64-bit code. */
-static ALWAYS_INLINE void incdec_r(struct cpu *c, const struct insn *in, int dec, int size)
+/* INC/DEC of a register (pure), or of memory in 64-bit code. */
+static ALWAYS_INLINE void incdec_r(struct cpu *c, const struct insn *in, int dec, int size, int nf)
 {
-	reg_write(c, in->rm, size, incdec_body(c, dec, size, reg_read(c, in->rm, size)));
+	reg_write(c, in->rm, size, incdec_nf(c, dec, size, reg_read(c, in->rm, size), nf));
 }
 
 static ALWAYS_INLINE void incdec_m(struct cpu *c, const struct insn *in, int dec, int size)
@@ -398,20 +420,34 @@ static ALWAYS_INLINE void incdec_m(struct cpu *c, const struct insn *in, int dec
 	host_store(p, size, incdec_body(c, dec, size, host_load(p, size)));
 }
 
-#define INCDEC_FN(form, k, dec, sz) \
-	static void k##_##form##sz(struct cpu *c, const struct insn *in) \
-	{ incdec_##form(c, in, dec, sz); insn_next(c, in); }
-#define INCDEC_FNS(form, k, dec) INCDEC_FN(form, k, dec, 1) INCDEC_FN(form, k, dec, 2) \
-	INCDEC_FN(form, k, dec, 4) INCDEC_FN(form, k, dec, 8)
-INCDEC_FNS(r, inc, 0)
-INCDEC_FNS(r, dec, 1)
-INCDEC_FNS(m, inc, 0)
-INCDEC_FNS(m, dec, 1)
+#define INCDEC_R_FN(k, dec, sz) PURE_FN(k##_r##sz, incdec_r(c, in, dec, sz, nf))
+#define INCDEC_M_FN(k, dec, sz) \
+	static void k##_m##sz(struct cpu *c, const struct insn *in) \
+	{ incdec_m(c, in, dec, sz); insn_next(c, in); }
+#define INCDEC_FNS(M, k, dec) M(k, dec, 1) M(k, dec, 2) M(k, dec, 4) M(k, dec, 8)
+INCDEC_FNS(INCDEC_R_FN, inc, 0)
+INCDEC_FNS(INCDEC_R_FN, dec, 1)
+INCDEC_FNS(INCDEC_M_FN, inc, 0)
+INCDEC_FNS(INCDEC_M_FN, dec, 1)
 /* [register or memory][dec][log2 size] */
 static insn_fn *const incdec_forms[2][2][4] = {
 	{ { inc_r1, inc_r2, inc_r4, inc_r8 }, { dec_r1, dec_r2, dec_r4, dec_r8 } },
 	{ { inc_m1, inc_m2, inc_m4, inc_m8 }, { dec_m1, dec_m2, dec_m4, dec_m8 } },
 };
+
+/* ADC and SBB read CF; the others overwrite every flag; INC/DEC keep CF. */
+#define ALU_ENTRIES(form, k, pf) PURE_ENTRY(alu_##form##_##k##1, pf), PURE_ENTRY(alu_##form##_##k##2, pf), \
+	PURE_ENTRY(alu_##form##_##k##4, pf), PURE_ENTRY(alu_##form##_##k##8, pf)
+#define ALU_PURE_ROWS(form) ALU_ENTRIES(form, add, PF_WRITE), ALU_ENTRIES(form, or, PF_WRITE), \
+	ALU_ENTRIES(form, and, PF_WRITE), ALU_ENTRIES(form, adc, PF_READ), ALU_ENTRIES(form, sbb, PF_READ), \
+	ALU_ENTRIES(form, sub, PF_WRITE), ALU_ENTRIES(form, xor, PF_WRITE), ALU_ENTRIES(form, cmp, PF_WRITE), \
+	ALU_ENTRIES(form, test, PF_WRITE)
+#define INCDEC_ENTRIES(k) PURE_ENTRY(k##_r1, PF_PASS), PURE_ENTRY(k##_r2, PF_PASS), \
+	PURE_ENTRY(k##_r4, PF_PASS), PURE_ENTRY(k##_r8, PF_PASS)
+const struct pure_variants alu_pure[] = {
+	ALU_PURE_ROWS(rr), ALU_PURE_ROWS(ri), INCDEC_ENTRIES(inc), INCDEC_ENTRIES(dec),
+};
+const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 
 static insn_fn *alu_pick(struct insn *in, int form_reg, int form_mem, int kind, int code_size)
 {

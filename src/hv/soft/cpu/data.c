@@ -519,14 +519,12 @@ void op_movbe(struct cpu *c, const struct insn *in)
 #define ROW4(name) { name##1, name##2, name##4, name##8 }
 
 /* MOV r/m, reg: register and memory destinations */
-#define MOV_RR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)); insn_next(c, in); }
+#define MOV_RR(name, sz) PURE_FN(name##sz, reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)))
 #define MOV_MR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
 	{ lin_write(c, ea_lin64(c, in), sz, reg_read(c, in->reg, sz), ACC_W); insn_next(c, in); }
 #define MOV_RM(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
 	{ reg_write(c, in->reg, sz, lin_read(c, ea_lin64(c, in), sz, ACC_R)); insn_next(c, in); }
-#define MOV_RI(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->rm, sz, in->imm); insn_next(c, in); }
+#define MOV_RI(name, sz) PURE_FN(name##sz, reg_write(c, in->rm, sz, in->imm))
 #define MOV_MI(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
 	{ lin_write(c, ea_lin64(c, in), sz, in->imm, ACC_W); insn_next(c, in); }
 SIZES(MOV_RR, mov_rr)
@@ -543,8 +541,7 @@ static ALWAYS_INLINE uint64_t widen(uint64_t v, int ssize, int sign)
 	return sign ? sign_extend(v, ssize) : v;
 }
 #define EXT_FN(name, sign, ssize, dsize) \
-	static void name##_r##dsize(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->reg, dsize, widen(reg_read(c, in->rm, ssize), ssize, sign)); insn_next(c, in); } \
+	PURE_FN(name##_r##dsize, reg_write(c, in->reg, dsize, widen(reg_read(c, in->rm, ssize), ssize, sign))) \
 	static void name##_m##dsize(struct cpu *c, const struct insn *in) \
 	{ reg_write(c, in->reg, dsize, widen(lin_read(c, ea_lin64(c, in), ssize, ACC_R), ssize, sign)); \
 	  insn_next(c, in); }
@@ -562,13 +559,17 @@ static insn_fn *const ext_forms[2][5][4] = {
 	{ EXT_ROW(movzb, m), EXT_ROW(movzw, m), EXT_ROW(movsb, m), EXT_ROW(movsw, m), EXT_ROW(movsd, m) },
 };
 
-static void lea64(struct cpu *c, const struct insn *in)
+/* LEA: pure but when RIP-relative */
+PURE_FN(lea64, c->gpr[in->reg] = ea_off64(c, in))
+PURE_FN(lea32, c->gpr[in->reg] = (uint32_t)ea_off64(c, in))
+
+static void lea64_rip(struct cpu *c, const struct insn *in)
 {
 	c->gpr[in->reg] = ea_off64(c, in);
 	insn_next(c, in);
 }
 
-static void lea32(struct cpu *c, const struct insn *in)
+static void lea32_rip(struct cpu *c, const struct insn *in)
 {
 	c->gpr[in->reg] = (uint32_t)ea_off64(c, in);
 	insn_next(c, in);
@@ -599,19 +600,15 @@ static ALWAYS_INLINE void cmov_body(struct cpu *c, const struct insn *in, int cc
 		reg_write(c, in->reg, size, v);
 	else if (size == 4)
 		c->gpr[in->reg] = (uint32_t)c->gpr[in->reg];
-	insn_next(c, in);
 }
 #define CMOV_FN(cc) \
-	static void cmov_r4_##cc(struct cpu *c, const struct insn *in) \
-	{ cmov_body(c, in, cc, 4, reg_read(c, in->rm, 4)); } \
-	static void cmov_r8_##cc(struct cpu *c, const struct insn *in) \
-	{ cmov_body(c, in, cc, 8, c->gpr[in->rm]); } \
+	PURE_FN(cmov_r4_##cc, cmov_body(c, in, cc, 4, reg_read(c, in->rm, 4))) \
+	PURE_FN(cmov_r8_##cc, cmov_body(c, in, cc, 8, c->gpr[in->rm])) \
 	static void cmov_m4_##cc(struct cpu *c, const struct insn *in) \
-	{ cmov_body(c, in, cc, 4, lin_read(c, ea_lin64(c, in), 4, ACC_R)); } \
+	{ cmov_body(c, in, cc, 4, lin_read(c, ea_lin64(c, in), 4, ACC_R)); insn_next(c, in); } \
 	static void cmov_m8_##cc(struct cpu *c, const struct insn *in) \
-	{ cmov_body(c, in, cc, 8, lin_read(c, ea_lin64(c, in), 8, ACC_R)); } \
-	static void setcc_r_##cc(struct cpu *c, const struct insn *in) \
-	{ reg_write(c, in->rm, 1, (uint64_t)cond_fast(c, cc)); insn_next(c, in); }
+	{ cmov_body(c, in, cc, 8, lin_read(c, ea_lin64(c, in), 8, ACC_R)); insn_next(c, in); } \
+	PURE_FN(setcc_r_##cc, reg_write(c, in->rm, 1, (uint64_t)cond_fast(c, cc)))
 #define CC16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
 CC16(CMOV_FN)
 #define CC_ROW(name) { name##0, name##1, name##2, name##3, name##4, name##5, name##6, name##7, \
@@ -661,7 +658,11 @@ insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 	if (fn == op_movsxd && code_size == 8 && in->opsize == 8)
 		return ext_select(in, 4, code_size);
 	if (fn == op_lea && code_size == 8 && in->mod != 3 && in->adsize == 8)
+	{
+		if (in->pfx & PFX_RIPREL)
+			return in->opsize == 8 ? lea64_rip : in->opsize == 4 ? lea32_rip : NULL;
 		return in->opsize == 8 ? lea64 : in->opsize == 4 ? lea32 : NULL;
+	}
 	if (code_size == 8 && in->opsize == 8 && (fn == op_push_r || fn == op_pop_r))
 		return fn == op_push_r ? push64 : pop64;
 	if (fn == op_cmovcc && (in->opsize == 4 || in->opsize == 8) && (in->mod == 3 || mem))
@@ -670,3 +671,17 @@ insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 		return setcc_r[in->op & 15];
 	return NULL;
 }
+
+#define ROW4_PURE(name, pf) PURE_ENTRY(name##1, pf), PURE_ENTRY(name##2, pf), PURE_ENTRY(name##4, pf), \
+	PURE_ENTRY(name##8, pf)
+#define EXT_PURE(name) PURE_ENTRY(name##_r2, PF_NONE), PURE_ENTRY(name##_r4, PF_NONE), \
+	PURE_ENTRY(name##_r8, PF_NONE)
+#define CC_PURE(cc) PURE_ENTRY(cmov_r4_##cc, PF_READ), PURE_ENTRY(cmov_r8_##cc, PF_READ), \
+	PURE_ENTRY(setcc_r_##cc, PF_READ),
+const struct pure_variants data_pure[] = {
+	ROW4_PURE(mov_rr, PF_NONE), ROW4_PURE(mov_ri, PF_NONE),
+	EXT_PURE(movzb), EXT_PURE(movzw), EXT_PURE(movsb), EXT_PURE(movsw), EXT_PURE(movsd),
+	PURE_ENTRY(lea64, PF_NONE), PURE_ENTRY(lea32, PF_NONE),
+	CC16(CC_PURE)
+};
+const unsigned data_npure = sizeof(data_pure) / sizeof(data_pure[0]);

@@ -25,6 +25,7 @@
  * one-at-a-time handling (interrupt shadow, trap flag, single-step,
  * page-crossing code) go through exec_one().
  */
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -221,6 +222,71 @@ void insn_block_end(struct cpu *c, const struct insn *in)
 
 static const struct insn block_sentinel = { .fn = insn_block_end };
 
+/* ---- the variants of pure handlers (internal.h) ---- */
+
+#define PURE_HASH_BITS 10
+static const struct pure_variants *pure_hash[1 << PURE_HASH_BITS];
+static pthread_once_t pure_once = PTHREAD_ONCE_INIT;
+
+static unsigned pure_slot(insn_fn *fn)
+{
+	uintptr_t k = (uintptr_t)fn;
+	return (unsigned)((k ^ (k >> 7) ^ (k >> 17)) & ((1u << PURE_HASH_BITS) - 1));
+}
+
+static void pure_add(const struct pure_variants *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned h = pure_slot(v[i].v[PV_SYNC]);
+		while (pure_hash[h])
+			h = (h + 1) & ((1u << PURE_HASH_BITS) - 1);
+		pure_hash[h] = &v[i];
+	}
+}
+
+static void pure_init(void)
+{
+	pure_add(alu_pure, alu_npure);
+	pure_add(data_pure, data_npure);
+	pure_add(shift_pure, shift_npure);
+	pure_add(muldiv_pure, muldiv_npure);
+}
+
+/* The variants of fn, a handler as decoded; NULL when it is not pure. */
+static const struct pure_variants *pure_find(insn_fn *fn)
+{
+	for (unsigned h = pure_slot(fn); pure_hash[h]; h = (h + 1) & ((1u << PURE_HASH_BITS) - 1))
+		if (pure_hash[h]->v[PV_SYNC] == fn)
+			return pure_hash[h];
+	return NULL;
+}
+
+/*
+ * Picks the variant of each pure handler of a decoded block, last to
+ * first, tracking whether the arithmetic flags are live: they are at
+ * the block end and before anything that is not pure.
+ */
+static void pure_finish_block(struct insn *in, int n)
+{
+	int live = 1, next_pure = 0;
+	pthread_once(&pure_once, pure_init);
+	for (int i = n - 1; i >= 0; i--) {
+		const struct pure_variants *v = pure_find(in[i].fn);
+		if (!v) {
+			live = 1;
+			next_pure = 0;
+			continue;
+		}
+		int nf = !live && (v->flags == PF_WRITE || v->flags == PF_PASS);
+		in[i].fn = v->v[(nf ? PV_NF : PV_SYNC) + next_pure];
+		if (v->flags == PF_READ)
+			live = 1;
+		else if (v->flags == PF_WRITE)
+			live = 0;
+		next_pure = 1;
+	}
+}
+
 /*
  * Decodes a block at gpa (host points at its first byte). Returns NULL
  * when the first instruction crosses the page end (exec_one runs it).
@@ -262,6 +328,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	}
 	if (n == 0)
 		return NULL;
+	pure_finish_block(&bc->insns[bc->ninsns], n);
 	b->key = block_key(c, gpa);
 	b->link_tag = 0;
 	b->gen = &s->gen[pi];

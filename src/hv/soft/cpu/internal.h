@@ -528,6 +528,68 @@ static ALWAYS_INLINE void insn_next(struct cpu *c, const struct insn *in)
 }
 
 /*
+ * Pure handlers: register operands only, so they cannot fault, stop, or
+ * look at RIP. Nothing needs RIP or c->cur while one runs, and nothing
+ * but the instruction after it could need them next: each pure handler
+ * comes in variants, and once a block is decoded, exec.c picks one per
+ * instruction (pure_finish_block()):
+ *   PV_SYNC     as decoded: sets RIP and c->cur up for the next instruction;
+ *   PV_LEAN     for when the next instruction is pure too: a bare jump to it;
+ *   PV_NF, PV_NF_LEAN   the same without the arithmetic flags, for when
+ *               the next instructions overwrite them before anything reads
+ *               them (flags are live at every block end, and before
+ *               anything that is not pure: a fault must see them exact).
+ * They never see c->stop set (whatever ran before them checked it) and
+ * never set it.
+ */
+enum { PV_SYNC, PV_LEAN, PV_NF, PV_NF_LEAN };
+/* What a pure handler does with the six arithmetic flags. */
+enum {
+	PF_NONE,        /* leaves them */
+	PF_READ,        /* reads them (CMOVcc, SETcc, ADC): no flag-less variant */
+	PF_WRITE,       /* overwrites all six without reading them */
+	PF_PASS,        /* may keep some (INC/DEC keep CF; a zero count keeps all) */
+};
+struct pure_variants {
+	insn_fn *v[4];          /* [PV_*] */
+	uint8_t flags;          /* PF_* */
+};
+
+static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, int lean)
+{
+	const struct insn *n = in + 1;
+	if (!lean) {
+		uint64_t base = c->block_rip;
+		c->rip = base + in->end;
+		c->next_rip = base + n->end;
+		c->cur = n;
+	}
+	n->fn(c, n);
+}
+
+/*
+ * Defines the four variants of pure handler name, whose body (the
+ * arguments after name) uses c, in and the constant nf (1: the flags are
+ * dead, leave them).
+ */
+#define PURE_FN(name, ...) \
+	static ALWAYS_INLINE void name##_body(struct cpu *c, const struct insn *in, int nf) \
+	{ (void)nf; __VA_ARGS__; } \
+	static void name(struct cpu *c, const struct insn *in) \
+	{ name##_body(c, in, 0); insn_next_pure(c, in, 0); } \
+	static void name##_l(struct cpu *c, const struct insn *in) \
+	{ name##_body(c, in, 0); insn_next_pure(c, in, 1); } \
+	static void name##_n(struct cpu *c, const struct insn *in) \
+	{ name##_body(c, in, 1); insn_next_pure(c, in, 0); } \
+	static void name##_nl(struct cpu *c, const struct insn *in) \
+	{ name##_body(c, in, 1); insn_next_pure(c, in, 1); }
+#define PURE_ENTRY(name, pf) { { name, name##_l, name##_n, name##_nl }, pf }
+
+/* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
+extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[];
+extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
+
+/*
  * Whether fn is a near JMP/Jcc/CALL/RET/LOOP handler (control.c): a
  * block that ends with one changes nothing that the checks between
  * blocks look at (RIP, general registers and memory only).

@@ -119,27 +119,33 @@ void op_idiv(struct cpu *c, const struct insn *in)
  * ---- Forms specialized at decode time (muldiv_select) ----
  * IMUL reg, r/m and IMUL reg, r/m, imm with 32- and 64-bit operands.
  */
-static ALWAYS_INLINE void imul_to(struct cpu *c, int r, int size, uint64_t x, uint64_t y)
+/* nf: the flags are dead (see the liveness pass in exec.c): leave them. */
+static ALWAYS_INLINE void imul_to_nf(struct cpu *c, int r, int size, uint64_t x, uint64_t y, int nf)
 {
 	if (size == 8) {
 		int64_t p;
 		int o = __builtin_mul_overflow((int64_t)x, (int64_t)y, &p);
 		c->gpr[r] = (uint64_t)p;
-		mul_flags(c, (uint64_t)p, 8, o);
+		if (!nf)
+			mul_flags(c, (uint64_t)p, 8, o);
 	} else {
 		int64_t p = (int64_t)(int32_t)x * (int32_t)y;
 		c->gpr[r] = (uint32_t)p;
-		mul_flags(c, (uint64_t)p, 4, p != (int32_t)p);
+		if (!nf)
+			mul_flags(c, (uint64_t)p, 4, p != (int32_t)p);
 	}
 }
 
+static ALWAYS_INLINE void imul_to(struct cpu *c, int r, int size, uint64_t x, uint64_t y)
+{
+	imul_to_nf(c, r, size, x, y, 0);
+}
+
 #define IMUL_FN(sz) \
-	static void imul_rr##sz(struct cpu *c, const struct insn *in) \
-	{ imul_to(c, in->reg, sz, c->gpr[in->reg], c->gpr[in->rm]); insn_next(c, in); } \
+	PURE_FN(imul_rr##sz, imul_to_nf(c, in->reg, sz, c->gpr[in->reg], c->gpr[in->rm], nf)) \
 	static void imul_rm##sz(struct cpu *c, const struct insn *in) \
 	{ imul_to(c, in->reg, sz, c->gpr[in->reg], lin_read(c, ea_lin64(c, in), sz, ACC_R)); insn_next(c, in); } \
-	static void imul_rri##sz(struct cpu *c, const struct insn *in) \
-	{ imul_to(c, in->reg, sz, c->gpr[in->rm], in->imm); insn_next(c, in); } \
+	PURE_FN(imul_rri##sz, imul_to_nf(c, in->reg, sz, c->gpr[in->rm], in->imm, nf)) \
 	static void imul_rmi##sz(struct cpu *c, const struct insn *in) \
 	{ imul_to(c, in->reg, sz, lin_read(c, ea_lin64(c, in), sz, ACC_R), in->imm); insn_next(c, in); }
 IMUL_FN(4)
@@ -158,3 +164,9 @@ insn_fn *muldiv_select(struct insn *in, insn_fn *fn, int code_size)
 		return NULL;
 	return imul_forms[fn == op_imul_r_rm_imm][in->mod != 3][in->opsize == 8];
 }
+
+const struct pure_variants muldiv_pure[] = {
+	PURE_ENTRY(imul_rr4, PF_WRITE), PURE_ENTRY(imul_rr8, PF_WRITE),
+	PURE_ENTRY(imul_rri4, PF_WRITE), PURE_ENTRY(imul_rri8, PF_WRITE),
+};
+const unsigned muldiv_npure = sizeof(muldiv_pure) / sizeof(muldiv_pure[0]);

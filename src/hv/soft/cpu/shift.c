@@ -14,7 +14,8 @@ static uint64_t shift_flags(uint64_t res, int size, int cf, int of)
 	return szp_flags(res, size) | (cf ? F_CF : 0) | (of ? F_OF : 0);
 }
 
-static ALWAYS_INLINE uint64_t do_shift(struct cpu *c, int kind, int size, uint64_t a, uint64_t src)
+/* nf: the flags are dead (see the liveness pass in exec.c): leave them. */
+static ALWAYS_INLINE uint64_t shift_nf(struct cpu *c, int kind, int size, uint64_t a, uint64_t src, int nf)
 {
 	int bits = size * 8;
 	unsigned cnt = (unsigned)src & (size == 8 ? 63 : 31);
@@ -37,6 +38,8 @@ static ALWAYS_INLINE uint64_t do_shift(struct cpu *c, int kind, int size, uint64
 			cf = !!(r & sign);
 			of = !!(r & sign) ^ !!(r & (sign >> 1));
 		}
+		if (nf)
+			return r;
 		/* The other flags stay as they are, lazy or not. */
 		c->flags = (c->flags & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) | (of ? F_OF : 0);
 		if (c->lf_op)
@@ -68,20 +71,28 @@ static ALWAYS_INLINE uint64_t do_shift(struct cpu *c, int kind, int size, uint64
 	case SH_SHL:
 	case SH_SAL:
 		r = (a << cnt) & m;     /* cnt <= 63 */
-		set_lazy(c, LF_SHL, size, r, a, cnt);
+		if (!nf)
+			set_lazy(c, LF_SHL, size, r, a, cnt);
 		return r;
 	case SH_SHR:
 		r = a >> cnt;
-		set_lazy(c, LF_SHR, size, r, a, cnt);
+		if (!nf)
+			set_lazy(c, LF_SHR, size, r, a, cnt);
 		return r;
 	default: {      /* SAR */
 		int64_t s = (int64_t)sign_extend(a, size);
 		unsigned n = cnt < (unsigned)bits ? cnt : (unsigned)bits - 1;
 		r = (uint64_t)(s >> n) & m;
-		set_lazy(c, LF_SAR, size, r, a, cnt);
+		if (!nf)
+			set_lazy(c, LF_SAR, size, r, a, cnt);
 		return r;
 	}
 	}
+}
+
+static ALWAYS_INLINE uint64_t do_shift(struct cpu *c, int kind, int size, uint64_t a, uint64_t src)
+{
+	return shift_nf(c, kind, size, a, src, 0);
 }
 
 static __attribute__((noinline)) uint64_t shift_rmw(struct cpu *c, int kind, int size, uint64_t dst,
@@ -163,9 +174,9 @@ static ALWAYS_INLINE uint64_t shift_count(struct cpu *c, const struct insn *in, 
 	return by_cl ? (uint8_t)c->gpr[R_CX] : in->imm;
 }
 
-static ALWAYS_INLINE void shift_r(struct cpu *c, const struct insn *in, int kind, int size, int by_cl)
+static ALWAYS_INLINE void shift_r(struct cpu *c, const struct insn *in, int kind, int size, int by_cl, int nf)
 {
-	reg_write(c, in->rm, size, do_shift(c, kind, size, reg_read(c, in->rm, size), shift_count(c, in, by_cl)));
+	reg_write(c, in->rm, size, shift_nf(c, kind, size, reg_read(c, in->rm, size), shift_count(c, in, by_cl), nf));
 }
 
 static ALWAYS_INLINE void shift_m(struct cpu *c, const struct insn *in, int kind, int size, int by_cl)
@@ -178,17 +189,20 @@ static ALWAYS_INLINE void shift_m(struct cpu *c, const struct insn *in, int kind
 	host_store(p, size, do_shift(c, kind, size, host_load(p, size), shift_count(c, in, by_cl)));
 }
 
-#define SHIFT_FN(form, k, K, sz) \
-	static void k##_##form##_i##sz(struct cpu *c, const struct insn *in) \
-	{ shift_##form(c, in, K, sz, 0); insn_next(c, in); } \
-	static void k##_##form##_cl##sz(struct cpu *c, const struct insn *in) \
-	{ shift_##form(c, in, K, sz, 1); insn_next(c, in); }
-#define SHIFT_FNS(form, k, K) SHIFT_FN(form, k, K, 1) SHIFT_FN(form, k, K, 2) SHIFT_FN(form, k, K, 4) \
-	SHIFT_FN(form, k, K, 8)
-#define SHIFT_KINDS(form) SHIFT_FNS(form, rol, SH_ROL) SHIFT_FNS(form, ror, SH_ROR) \
-	SHIFT_FNS(form, shl, SH_SHL) SHIFT_FNS(form, shr, SH_SHR) SHIFT_FNS(form, sar, SH_SAR)
-SHIFT_KINDS(r)
-SHIFT_KINDS(m)
+/* The register forms are pure (internal.h); a zero count keeps the flags. */
+#define SHIFT_R_FN(form, k, K, sz) \
+	PURE_FN(k##_r_i##sz, shift_r(c, in, K, sz, 0, nf)) \
+	PURE_FN(k##_r_cl##sz, shift_r(c, in, K, sz, 1, nf))
+#define SHIFT_M_FN(form, k, K, sz) \
+	static void k##_m_i##sz(struct cpu *c, const struct insn *in) \
+	{ shift_m(c, in, K, sz, 0); insn_next(c, in); } \
+	static void k##_m_cl##sz(struct cpu *c, const struct insn *in) \
+	{ shift_m(c, in, K, sz, 1); insn_next(c, in); }
+#define SHIFT_FNS(M, k, K) M(, k, K, 1) M(, k, K, 2) M(, k, K, 4) M(, k, K, 8)
+#define SHIFT_KINDS(M) SHIFT_FNS(M, rol, SH_ROL) SHIFT_FNS(M, ror, SH_ROR) \
+	SHIFT_FNS(M, shl, SH_SHL) SHIFT_FNS(M, shr, SH_SHR) SHIFT_FNS(M, sar, SH_SAR)
+SHIFT_KINDS(SHIFT_R_FN)
+SHIFT_KINDS(SHIFT_M_FN)
 
 #define SHIFT_ROW(k, form, cnt) { k##_##form##_##cnt##1, k##_##form##_##cnt##2, k##_##form##_##cnt##4, \
 	k##_##form##_##cnt##8 }
@@ -211,3 +225,11 @@ insn_fn *shift_select(struct insn *in, insn_fn *fn, int code_size)
 		in->imm = 1;    /* the by-one forms: an immediate count of 1 */
 	return f;
 }
+
+#define SHIFT_PURE_SIZES(k, cnt) PURE_ENTRY(k##_r_##cnt##1, PF_PASS), PURE_ENTRY(k##_r_##cnt##2, PF_PASS), \
+	PURE_ENTRY(k##_r_##cnt##4, PF_PASS), PURE_ENTRY(k##_r_##cnt##8, PF_PASS)
+#define SHIFT_PURE(k) SHIFT_PURE_SIZES(k, i), SHIFT_PURE_SIZES(k, cl)
+const struct pure_variants shift_pure[] = {
+	SHIFT_PURE(rol), SHIFT_PURE(ror), SHIFT_PURE(shl), SHIFT_PURE(shr), SHIFT_PURE(sar),
+};
+const unsigned shift_npure = sizeof(shift_pure) / sizeof(shift_pure[0]);
