@@ -178,7 +178,7 @@ static ALWAYS_INLINE void jump64(struct cpu *c, uint64_t target)
 }
 
 #define JCC_FN(cc) static void jcc64_##cc(struct cpu *c, const struct insn *in) \
-	{ if (cond_fast(c, cc)) jump64(c, c->next_rip + in->imm); }
+	{ if (cond_fast(c, cc)) jump64(c, c->next_rip + in->imm); block_next(c, in); }
 JCC_FN(0) JCC_FN(1) JCC_FN(2) JCC_FN(3) JCC_FN(4) JCC_FN(5) JCC_FN(6) JCC_FN(7)
 JCC_FN(8) JCC_FN(9) JCC_FN(10) JCC_FN(11) JCC_FN(12) JCC_FN(13) JCC_FN(14) JCC_FN(15)
 static insn_fn *const jcc64[16] = {
@@ -189,6 +189,7 @@ static insn_fn *const jcc64[16] = {
 static void jmp64(struct cpu *c, const struct insn *in)
 {
 	jump64(c, c->next_rip + in->imm);
+	block_next(c, in);
 }
 
 static void call64(struct cpu *c, const struct insn *in)
@@ -197,6 +198,7 @@ static void call64(struct cpu *c, const struct insn *in)
 	jump64(c, ret + in->imm);
 	lin_write(c, sp, 8, ret, ACC_W);
 	c->gpr[R_SP] = sp;
+	block_next(c, in);
 }
 
 static void ret64(struct cpu *c, const struct insn *in)
@@ -204,6 +206,7 @@ static void ret64(struct cpu *c, const struct insn *in)
 	uint64_t sp = c->gpr[R_SP];
 	jump64(c, lin_read(c, sp, 8, ACC_R));
 	c->gpr[R_SP] = sp + 8 + (in->op == 0xc2 ? (uint16_t)in->imm : 0);
+	block_next(c, in);
 }
 
 /* JMP/CALL through a register or memory */
@@ -215,6 +218,7 @@ static ALWAYS_INLINE uint64_t target_rm64(struct cpu *c, const struct insn *in)
 static void jmp_rm64(struct cpu *c, const struct insn *in)
 {
 	jump64(c, target_rm64(c, in));
+	block_next(c, in);
 }
 
 static void call_rm64(struct cpu *c, const struct insn *in)
@@ -223,6 +227,7 @@ static void call_rm64(struct cpu *c, const struct insn *in)
 	jump64(c, target);
 	lin_write(c, sp, 8, ret, ACC_W);
 	c->gpr[R_SP] = sp;
+	block_next(c, in);
 }
 
 int insn_is_near_branch(insn_fn *fn)

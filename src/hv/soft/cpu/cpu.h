@@ -305,6 +305,9 @@ struct cpu {
 	uint64_t next_rip;
 	const struct insn *cur;         /* the decoded instruction running (exec.c) */
 	uint64_t block_rip;             /* RIP at the start of its block */
+	struct block *block;            /* the block running (exec.c) */
+	uint64_t chain_tag;             /* the run tag links are followed under */
+	int chain_left;                 /* blocks that may still run before the checks */
 	int stop;               /* end the block after this instruction */
 	int intr_shadow;        /* STI / MOV SS blocking for one instruction */
 	int nmi_blocked;        /* from NMI delivery until IRET */

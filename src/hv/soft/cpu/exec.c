@@ -342,6 +342,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	bc->nbytes += (uint32_t)off;
 	bc->insns[bc->ninsns + n] = block_sentinel;
 	bc->insns[bc->ninsns + n].end = (uint16_t)off;
+	bc->insns[bc->ninsns + n].imm = (uint64_t)(uintptr_t)b;   /* for block_next() */
 	bc->ninsns += (uint32_t)n + 1;
 	bc->nblocks++;
 	unsigned h = hash_key(b->key);
@@ -619,22 +620,58 @@ static void make_link(struct cpu *c, struct block *prev, uint64_t lin, struct bl
 	prev->link[slot] = b;
 }
 
-/*
- * Runs the instructions of block b, from c->rip at its start. Handlers
- * run the instructions after them themselves (insn_next()); this loop
- * takes over when one returns without doing so. Returns 0 when an
- * instruction asked to stop.
- */
-static int run_block(struct cpu *c, const struct block *b)
+/* Blocks run back to back before the loop looks at kicks and epochs again. */
+#define CHAIN_MAX 64
+
+void block_next(struct cpu *c, const struct insn *in)
 {
+	struct block *b = (struct block *)(uintptr_t)in[1].imm, *nb;
+	uint64_t lin = c->next_rip;
+	if (!b || c->stop || c->chain_left <= 0 || c->budget <= b->n || b->link_tag != c->chain_tag)
+		return;
+	if (b->link_lin[0] == lin)
+		nb = b->link[0];
+	else if (b->link_lin[1] == lin)
+		nb = b->link[1];
+	else
+		return;
+	if (!block_current(c, nb))
+		return;
+	retire(c, b->n);
+	c->chain_left--;
+	const struct insn *first = &c->bc->insns[nb->first];
+	c->block = nb;
+	c->rip = c->block_rip = lin;
+	c->next_rip = lin + first->end;
+	c->cur = first;
+	first->fn(c, first);
+}
+
+/*
+ * Runs the instructions of block *bp, from c->rip at its start, and
+ * those it chains to (block_next()); *bp becomes the last block run.
+ * Handlers run the instructions after them themselves (insn_next());
+ * this loop takes over when one returns without doing so. Returns 0
+ * when an instruction asked to stop.
+ */
+static int run_block(struct cpu *c, struct block **bp)
+{
+	struct block *b = *bp;
 	const struct insn *first = &c->bc->insns[b->first], *end = first + b->n;
 	const struct insn *in = first;
 	uint64_t base = c->rip;
+	c->block = b;
 	c->block_rip = base;
 	c->next_rip = base + in->end;
 	for (;;) {
 		c->cur = in;
 		in->fn(c, in);
+		if (c->block != b) {    /* chained on */
+			b = *bp = c->block;
+			first = &c->bc->insns[b->first];
+			end = first + b->n;
+			base = c->block_rip;
+		}
 		in = c->cur;            /* the last one that ran */
 		if (unlikely(c->stop)) {
 			c->stop = 0;
@@ -654,9 +691,6 @@ static int run_block(struct cpu *c, const struct block *b)
 	return 1;
 }
 
-/* Blocks run back to back before the loop looks at kicks and epochs again. */
-#define CHAIN_MAX 64
-
 /*
  * Runs blocks from c->rip, following links between them, until one ends
  * with an instruction that may change what the checks of exec_step look
@@ -666,7 +700,7 @@ static int run_block(struct cpu *c, const struct block *b)
 static void run_chain(struct cpu *c, struct block **prev)
 {
 	uint64_t tag = run_tag(c);
-	for (int k = 0; k < CHAIN_MAX; k++) {
+	for (c->chain_left = CHAIN_MAX; c->chain_left > 0; c->chain_left--) {
 		uint64_t lin = code_lin(c, c->rip);
 		if (c->mode != MODE_LONG && c->rip > c->seg[S_CS].limit)
 			GP0(c);
@@ -682,8 +716,10 @@ static void run_chain(struct cpu *c, struct block **prev)
 			if (*prev)
 				make_link(c, *prev, lin, b);
 		}
+		c->chain_tag = tag;
+		int go_on = run_block(c, &b);
 		*prev = b;
-		if (!run_block(c, b) || b->sys_end || !c->budget)
+		if (!go_on || b->sys_end || !c->budget)
 			return;
 	}
 }

@@ -590,6 +590,13 @@ extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_
 extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
 
 /*
+ * The end of a block whose last instruction, a near branch of 64-bit
+ * code (in), has set c->next_rip: runs the block linked there, if the
+ * link still holds and the chain may go on; else returns to the loop.
+ */
+void block_next(struct cpu *c, const struct insn *in);
+
+/*
  * Whether fn is a near JMP/Jcc/CALL/RET/LOOP handler (control.c): a
  * block that ends with one changes nothing that the checks between
  * blocks look at (RIP, general registers and memory only).
