@@ -48,6 +48,9 @@ fuzz-replay: $(FUZZ_REPLAY_BINS)
 	tests/fuzz-replay.sh
 
 .PHONY: fuzz fuzz-replay
+# Kept between runs: otherwise make deletes them as intermediates of the
+# pattern rule above, and every make fuzz recompiles all of runvm.
+.SECONDARY: $(FUZZ_OBJS)
 -include $(FUZZ_OBJS:.o=.d)
 
 # The hand-made seeds (fuzz/tools/mkseeds.c); the corpora keep them.

@@ -24,6 +24,7 @@ for name in "$@"; do
 	# Crashes, leaks, timeouts and out-of-memory; slow-unit-* files are only notes.
 	count() { ls "$crashes" | grep -vc '^slow-unit-'; }
 	before=$(count)
+	kept_before=$(ls "$work" | wc -l)
 	echo "fuzz: $name for ${seconds}s" >&2
 	# -close_fd_mask=1: the serial port's output would flood the terminal.
 	"$bin" -max_total_time="$seconds" -print_final_stats=1 -close_fd_mask=1 \
@@ -35,8 +36,8 @@ for name in "$@"; do
 	new=$((after - before))
 	[ "$status" -ne 0 ] && [ "$new" -eq 0 ] && new=1
 	total_crashes=$((total_crashes + new))
-	corpus=$(ls "$work" | wc -l)
-	line=$(printf '%-16s %10s executions  %5s corpus  %d crash(es)' "$name" "${execs:-?}" "$corpus" "$new")
+	grown=$(($(ls "$work" | wc -l) - kept_before))
+	line=$(printf '%-16s %10s executions  %5d new inputs  %d crash(es)' "$name" "${execs:-?}" "$grown" "$new")
 	[ "$new" -gt 0 ] && line="$line: see $crashes/ and $log"
 	summary+=("$line")
 	echo "$line" >&2

@@ -24,6 +24,7 @@ expect() {
 
 expect help 0 'usage: runvm' -- --help
 expect version 0 '^runvm [0-9]' -- --version
+expect seccomp-list 0 '^vcpu +[0-9]+ system calls: .*ioctl\([0-9]+ requests\)' -- --seccomp-list
 expect no-guest 2 'nothing to run' --
 expect unknown-option 2 "unknown option.*--frobnicate" -- --frobnicate
 expect missing-argument 2 'missing argument' -- --kernel

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "seccomp.h"
 
 #define RUNVM_VERSION "0.1"
 
@@ -35,11 +36,13 @@ void config_usage(FILE *out)
 "  --no-reboot             exit instead of rebooting when the guest resets\n"
 "  --quiet                 no start-up line\n"
 "  --no-seccomp            no system-call filters (for debugging runvm)\n"
+"  --seccomp-list          print the system calls each kind of thread may make\n"
 "  --help, --version\n"
 "\n"
 "Serial console on the terminal; Ctrl-A x quits, Ctrl-A h for help.\n"
 "Exit status: 0 guest power-off, (v<<1)|1 guest wrote v to port 0xf4,\n"
-"2 bad option or file, 3 VM error, 4 triple fault with --no-reboot.\n", out);
+"2 bad option or file, 3 VM error, 4 triple fault with --no-reboot,\n"
+"130 SIGINT/SIGTERM, 159 a forbidden system call (seccomp).\n", out);
 }
 
 /* Parses "256M", "2G", "65536K" or plain bytes. */
@@ -93,7 +96,8 @@ static int parse_mode(const char *s, enum raw_mode *m)
 
 enum { OPT_ACCEL = 256, OPT_CPUS, OPT_MEM, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_RAW,
        OPT_RAW_MODE, OPT_RAW_ADDR, OPT_TESTDEV, OPT_STATS, OPT_NO_REBOOT, OPT_QUIET,
-       OPT_NO_SECCOMP, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET, OPT_RNG, OPT_NO_RNG, OPT_CONSOLE2 };
+       OPT_NO_SECCOMP, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET, OPT_RNG, OPT_NO_RNG, OPT_CONSOLE2,
+       OPT_SECCOMP_LIST };
 
 static const struct option options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
@@ -110,6 +114,7 @@ static const struct option options[] = {
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "seccomp-list", no_argument, NULL, OPT_SECCOMP_LIST },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
@@ -285,6 +290,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		}
 		if (opt == OPT_VERSION) {
 			printf("runvm %s\n", RUNVM_VERSION);
+			return 1;
+		}
+		if (opt == OPT_SECCOMP_LIST) {
+			seccomp_print_lists(stdout);
 			return 1;
 		}
 		if (opt == '?' || opt == ':') {

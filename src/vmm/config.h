@@ -54,7 +54,8 @@ struct config {
 
 /*
  * Parses argv into cfg. Returns 0 on success, 1 when the program should exit
- * successfully (--help, --version), -1 on a bad option (message printed).
+ * successfully (--help, --version, --seccomp-list), -1 on a bad option
+ * (message printed).
  */
 int config_parse(struct config *cfg, int argc, char **argv);
 void config_usage(FILE *out);

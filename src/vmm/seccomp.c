@@ -503,6 +503,22 @@ void vmm_thread_started(void)
 	seccomp_enter_or_exit(SECCOMP_DEVICE);
 }
 
+/* Whether rule r of group g is the first rule of kind k's list that allows its call. */
+static int first_allow(const struct thread_kind *k, size_t g, size_t r)
+{
+	const struct rule *x = &k->groups[g].rules[r];
+	if (x->err)
+		return 0;
+	for (size_t gj = 0; gj <= g; gj++) {
+		const struct group *h = &k->groups[gj];
+		size_t end = gj == g ? r : h->n;
+		for (size_t j = 0; j < end; j++)
+			if (h->rules[j].nr == x->nr && !h->rules[j].err)
+				return 0;
+	}
+	return 1;
+}
+
 int seccomp_allowed_count(enum seccomp_thread kind)
 {
 	if ((unsigned)kind >= SECCOMP_N_THREADS)
@@ -510,21 +526,51 @@ int seccomp_allowed_count(enum seccomp_thread kind)
 	const struct thread_kind *k = &kinds[kind];
 	int count = 0;
 	/* Distinct numbers: a call allowed by two groups counts once. */
-	for (size_t gi = 0; gi < k->n; gi++) {
-		const struct group *g = &k->groups[gi];
-		for (size_t i = 0; i < g->n; i++) {
-			const struct rule *r = &g->rules[i];
-			if (r->err)
-				continue;
-			int seen = 0;
-			for (size_t gj = 0; gj <= gi && !seen; gj++) {
-				const struct group *h = &k->groups[gj];
-				size_t end = gj == gi ? i : h->n;
-				for (size_t j = 0; j < end && !seen; j++)
-					seen = h->rules[j].nr == r->nr && !h->rules[j].err;
-			}
-			count += !seen;
-		}
-	}
+	for (size_t g = 0; g < k->n; g++)
+		for (size_t i = 0; i < k->groups[g].n; i++)
+			count += first_allow(k, g, i);
 	return count;
+}
+
+/* Whether rule r of group g is the first of kind k's list to allow its ioctl request. */
+static int first_request(const struct thread_kind *k, size_t g, size_t r)
+{
+	const struct rule *x = &k->groups[g].rules[r];
+	if (x->nr != SCMP_SYS(ioctl) || x->test != ARG_EQ || x->arg != 1 || x->err)
+		return 0;
+	for (size_t gj = 0; gj <= g; gj++) {
+		const struct group *h = &k->groups[gj];
+		size_t end = gj == g ? r : h->n;
+		for (size_t j = 0; j < end; j++)
+			if (h->rules[j].nr == x->nr && h->rules[j].test == ARG_EQ &&
+			    h->rules[j].arg == 1 && h->rules[j].v == x->v && !h->rules[j].err)
+				return 0;
+	}
+	return 1;
+}
+
+void seccomp_print_lists(FILE *out)
+{
+	for (int kind = 0; kind < SECCOMP_N_THREADS; kind++) {
+		const struct thread_kind *k = &kinds[kind];
+		int ioctls = 0;
+		for (size_t g = 0; g < k->n; g++)
+			for (size_t i = 0; i < k->groups[g].n; i++)
+				ioctls += first_request(k, g, i);
+		fprintf(out, "%-6s %2d system calls:", k->name, seccomp_allowed_count(kind));
+		for (size_t g = 0; g < k->n; g++)
+			for (size_t i = 0; i < k->groups[g].n; i++) {
+				const struct rule *r = &k->groups[g].rules[i];
+				if (!first_allow(k, g, i))
+					continue;
+				char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, r->nr);
+				fprintf(out, " %s", name ? name : "?");
+				if (r->nr == SCMP_SYS(ioctl))
+					fprintf(out, "(%d requests)", ioctls);
+				free(name);
+			}
+		fputc('\n', out);
+	}
+	if (SANITIZER_BUILD)
+		fprintf(out, "(this sanitizer build adds the sanitizer runtime's calls to each list)\n");
 }

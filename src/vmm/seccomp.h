@@ -62,4 +62,10 @@ int seccomp_enabled(void);
 int seccomp_allowed_count(enum seccomp_thread kind);
 const char *seccomp_thread_name(enum seccomp_thread kind);
 
+/*
+ * --seccomp-list: per kind, the count and the names of the system calls
+ * its list allows (ioctl with the number of requests it may make).
+ */
+void seccomp_print_lists(FILE *out);
+
 #endif
