@@ -20,3 +20,12 @@ else
 	echo "FAIL difftest/host-vs-soft (status $status)"
 	head -n 60 <<<"$out" | sed 's/^/    /'
 fi
+# Again with every run of pure instructions made host code, however short.
+out=$(timeout -k 5 120 build/tools/difftest --seed 2 --jit 1 --max-insns 8 --seconds "${DIFFTEST_SECONDS:-5}" 2>&1)
+status=$?
+if [ $status -eq 0 ]; then
+	echo "PASS difftest/host-vs-soft-host-code ($(tail -n 1 <<<"$out"))"
+else
+	echo "FAIL difftest/host-vs-soft-host-code (status $status)"
+	head -n 60 <<<"$out" | sed 's/^/    /'
+fi

@@ -176,6 +176,8 @@ pid=$!
 while kill -0 $pid 2>/dev/null && ! clean | grep -q '^SYNCED '; do
 	sleep 0.02
 done
+# $pid is timeout's: runvm, its child, is the one to kill.
+pkill -KILL -P $pid 2>/dev/null
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 synced=$(value SYNCED)

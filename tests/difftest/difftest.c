@@ -10,7 +10,9 @@
  * XMM0-15 and MXCSR, the scratch memory, and the exception raised (if
  * any) must agree.
  *
- * usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--list]
+ * usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--jit N] [--list]
+ *        --jit N: the shortest run of pure instructions the soft CPU makes host
+ *                 code (1: all of them, 0: none; default: the CPU's own choice)
  *        difftest --corrupt ...   flips a bit of the soft side's RAX, to show
  *                                 that the comparison catches a difference
  */
@@ -29,6 +31,9 @@
 
 #include "gen.h"
 #include "hv/hv.h"
+
+/* The soft CPU's knob (src/hv/soft/cpu/cpu.h); this tool links the CPU in. */
+extern int cpu_jit_min_run;
 
 /* Virtual addresses shared by both worlds. */
 #define CODE_ADDR    0x10000000ULL
@@ -438,8 +443,10 @@ int main(int argc, char **argv)
 			max_cases = atol(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--max-insns")) {
 			max_insns = atoi(argv[++i]);
+		} else if (i + 1 < argc && !strcmp(argv[i], "--jit")) {
+			cpu_jit_min_run = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--corrupt] [--list]\n");
+			fprintf(stderr, "usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--jit N] [--corrupt] [--list]\n");
 			return 2;
 		}
 	}

@@ -2,8 +2,8 @@
  * The soft CPU's fast paths: linked blocks and the jump cache across
  * page-table changes, REP STOS/MOVS by whole pages, rotates and shifts
  * that leave the other flags lazy, the handlers specialized at decode
- * time against the generic ones they stand for, and the pure variants
- * that skip dead flags.
+ * time against the generic ones they stand for, the pure variants
+ * that skip dead flags, and runs of them as host code.
  */
 #include "soft_cpu.h"
 
@@ -171,6 +171,58 @@ static void test_dead_flags(void)
 	tcpu_free(&t);
 }
 
+/*
+ * Runs of pure instructions as host code (jit.c), against the handlers:
+ * a loop whose body is one long run (the multiply-accumulate step of
+ * the kernel's multi-precision code, byte registers AH and BH, 32-bit
+ * results that clear the upper half, shifts by CL, LEA with an index,
+ * CMOV and SETcc) and a run that reads the flags a memory instruction
+ * left (ADC after CMP with memory). The run uses every register but RSP
+ * and R15, so the code must keep the struct cpu in R15 and save it.
+ */
+GUEST_CODE(g_runs, C64,
+	"mov $0x1000, %rsp\n"
+	"mov $0x123456789abcdef1, %rax\n mov $0x0fedcba987654321, %rbx\n"
+	"mov $5, %ecx\n mov $0x20, %edi\n xor %esi, %esi\n xor %r11d, %r11d\n"
+	"mov $0xffffffff00000003, %rbp\n mov $0x3000, %r14\n movq $7, (%r14)\n"
+	"1: mov %rax, %rdx\n mov %eax, %r8d\n shr $0x20, %rdx\n mov %rbx, %r9\n"
+	"imul %r9, %r8\n imul %rdx, %r9\n mov %r8, %r10\n shl %cl, %r10\n"
+	"add %r9, %r10\n cmp %r8, %r10\n mov %r10, %r12\n cmovae %r8, %r12\n"
+	"setb %sil\n movzbl %sil, %r13d\n add %r13, %r11\n lea 0x10(%r12,%r13,8), %r12\n"
+	"mov $0x12, %ah\n mov %bh, %bl\n add %bl, %ah\n movzbl %ah, %edx\n"
+	"add $1, %ebp\n sar $3, %r12\n xor %r12, %rax\n add %rbx, %rax\n"
+	"rol $7, %rbx\n sub %rdx, %rbx\n inc %r11\n dec %edi\n"
+	"jnz 1b\n"
+	"cmp (%r14), %rcx\n adc %rax, %rdx\n adc $0, %r8\n setc %r9b\n sbb %r10d, %r10d\n"
+	"movsbq %r9b, %r9\n movswq %ax, %r10\n movslq %ebx, %r13\n"
+	"hlt\n");
+
+static void run_g_runs(struct tcpu *t, int min_run)
+{
+	int old = cpu_jit_min_run;
+	cpu_jit_min_run = min_run;
+	tcpu_init(t, T_LONG);
+	tcpu_load(t, g_runs, g_runs_end);
+	tcpu_run(t);
+	cpu_jit_min_run = old;
+}
+
+static void test_jit_runs(void)
+{
+	struct tcpu h, j;
+	run_g_runs(&h, 0);
+	run_g_runs(&j, 1);
+	CHECK_EQ(cpu_host_code_bytes(&h.c), 0);
+	CHECK(cpu_host_code_bytes(&j.c) > 0);
+	CHECK_EQ(h.c.rip, j.c.rip);
+	for (int r = 0; r < 16; r++)
+		CHECK_EQ(j.c.gpr[r], h.c.gpr[r]);
+	CHECK_EQ(t_flags(&j) & F_ARITH, t_flags(&h) & F_ARITH);
+	CHECK_EQ(h.c.gpr[R_BP], 0x23);          /* 3 + 0x20, the upper half cleared */
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
 int main(void)
 {
 	RUN(test_remap_code);
@@ -178,5 +230,6 @@ int main(void)
 	RUN(test_lazy_flags);
 	RUN(test_specialized_forms);
 	RUN(test_dead_flags);
+	RUN(test_jit_runs);
 	TEST_EXIT();
 }

@@ -436,16 +436,18 @@ static insn_fn *const incdec_forms[2][2][4] = {
 };
 
 /* ADC and SBB read CF; the others overwrite every flag; INC/DEC keep CF. */
-#define ALU_ENTRIES(form, k, pf) PURE_ENTRY(alu_##form##_##k##1, pf), PURE_ENTRY(alu_##form##_##k##2, pf), \
-	PURE_ENTRY(alu_##form##_##k##4, pf), PURE_ENTRY(alu_##form##_##k##8, pf)
-#define ALU_PURE_ROWS(form) ALU_ENTRIES(form, add, PF_WRITE), ALU_ENTRIES(form, or, PF_WRITE), \
-	ALU_ENTRIES(form, and, PF_WRITE), ALU_ENTRIES(form, adc, PF_READ), ALU_ENTRIES(form, sbb, PF_READ), \
-	ALU_ENTRIES(form, sub, PF_WRITE), ALU_ENTRIES(form, xor, PF_WRITE), ALU_ENTRIES(form, cmp, PF_WRITE), \
-	ALU_ENTRIES(form, test, PF_WRITE)
-#define INCDEC_ENTRIES(k) PURE_ENTRY(k##_r1, PF_PASS), PURE_ENTRY(k##_r2, PF_PASS), \
-	PURE_ENTRY(k##_r4, PF_PASS), PURE_ENTRY(k##_r8, PF_PASS)
+#define ALU_ENTRIES(form, k, pf, regs) PURE_ENTRY(alu_##form##_##k##1, pf, regs), \
+	PURE_ENTRY(alu_##form##_##k##2, pf, regs), PURE_ENTRY(alu_##form##_##k##4, pf, regs), \
+	PURE_ENTRY(alu_##form##_##k##8, pf, regs)
+#define ALU_PURE_ROWS(form, regs) ALU_ENTRIES(form, add, PF_WRITE, regs), ALU_ENTRIES(form, or, PF_WRITE, regs), \
+	ALU_ENTRIES(form, and, PF_WRITE, regs), ALU_ENTRIES(form, adc, PF_READ, regs), \
+	ALU_ENTRIES(form, sbb, PF_READ, regs), ALU_ENTRIES(form, sub, PF_WRITE, regs), \
+	ALU_ENTRIES(form, xor, PF_WRITE, regs), ALU_ENTRIES(form, cmp, PF_WRITE, regs), \
+	ALU_ENTRIES(form, test, PF_WRITE, regs)
+#define INCDEC_ENTRIES(k) PURE_ENTRY(k##_r1, PF_PASS, JR_RM), PURE_ENTRY(k##_r2, PF_PASS, JR_RM), \
+	PURE_ENTRY(k##_r4, PF_PASS, JR_RM), PURE_ENTRY(k##_r8, PF_PASS, JR_RM)
 const struct pure_variants alu_pure[] = {
-	ALU_PURE_ROWS(rr), ALU_PURE_ROWS(ri), INCDEC_ENTRIES(inc), INCDEC_ENTRIES(dec),
+	ALU_PURE_ROWS(rr, JR_REG | JR_RM), ALU_PURE_ROWS(ri, JR_RM), INCDEC_ENTRIES(inc), INCDEC_ENTRIES(dec),
 };
 const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 

@@ -672,16 +672,17 @@ insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 	return NULL;
 }
 
-#define ROW4_PURE(name, pf) PURE_ENTRY(name##1, pf), PURE_ENTRY(name##2, pf), PURE_ENTRY(name##4, pf), \
-	PURE_ENTRY(name##8, pf)
-#define EXT_PURE(name) PURE_ENTRY(name##_r2, PF_NONE), PURE_ENTRY(name##_r4, PF_NONE), \
-	PURE_ENTRY(name##_r8, PF_NONE)
-#define CC_PURE(cc) PURE_ENTRY(cmov_r4_##cc, PF_READ), PURE_ENTRY(cmov_r8_##cc, PF_READ), \
-	PURE_ENTRY(setcc_r_##cc, PF_READ),
+#define ROW4_PURE(name, regs) PURE_ENTRY(name##1, PF_NONE, regs), PURE_ENTRY(name##2, PF_NONE, regs), \
+	PURE_ENTRY(name##4, PF_NONE, regs), PURE_ENTRY(name##8, PF_NONE, regs)
+#define EXT_PURE(name, regs) PURE_ENTRY(name##_r2, PF_NONE, regs), PURE_ENTRY(name##_r4, PF_NONE, regs), \
+	PURE_ENTRY(name##_r8, PF_NONE, regs)
+#define CC_PURE(cc) PURE_ENTRY(cmov_r4_##cc, PF_READ, JR_REG | JR_RM), \
+	PURE_ENTRY(cmov_r8_##cc, PF_READ, JR_REG | JR_RM), PURE_ENTRY(setcc_r_##cc, PF_READ, JR_RM),
 const struct pure_variants data_pure[] = {
-	ROW4_PURE(mov_rr, PF_NONE), ROW4_PURE(mov_ri, PF_NONE),
-	EXT_PURE(movzb), EXT_PURE(movzw), EXT_PURE(movsb), EXT_PURE(movsw), EXT_PURE(movsd),
-	PURE_ENTRY(lea64, PF_NONE), PURE_ENTRY(lea32, PF_NONE),
+	ROW4_PURE(mov_rr, JR_REG | JR_RM), ROW4_PURE(mov_ri, JR_RM),
+	EXT_PURE(movzb, JR_REG | JR_RM | JR_RM_BYTE), EXT_PURE(movzw, JR_REG | JR_RM),
+	EXT_PURE(movsb, JR_REG | JR_RM | JR_RM_BYTE), EXT_PURE(movsw, JR_REG | JR_RM), EXT_PURE(movsd, JR_REG | JR_RM),
+	PURE_ENTRY(lea64, PF_NONE, JR_REG | JR_EA), PURE_ENTRY(lea32, PF_NONE, JR_REG | JR_EA),
 	CC16(CC_PURE)
 };
 const unsigned data_npure = sizeof(data_pure) / sizeof(data_pure[0]);

@@ -37,6 +37,9 @@
 #endif
 #define MAX_INSNS (1 << 19)
 #define MAX_BYTES (1 << 22)
+/* Host code: the buffer, and what the pure runs of one block may need at most. */
+#define JIT_SIZE (16u << 20)
+#define JIT_BLOCK_ROOM 8192
 #define JC_BITS 12
 
 /*
@@ -74,6 +77,7 @@ struct block_cache {
 	uint32_t code_gen;      /* moves when a block is dropped (24 bits) */
 	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
+	struct jit jit;         /* host code of the blocks' pure runs */
 	struct block blocks[MAX_BLOCKS];
 	struct insn insns[MAX_INSNS];
 	uint8_t bytes[MAX_BYTES];
@@ -103,13 +107,22 @@ int cpu_cache_init(struct cpu *c)
 	if (p == MAP_FAILED)
 		return -1;
 	c->bc = p;
+	if (jit_init(&c->bc->jit, JIT_SIZE) < 0)
+		c->bc->jit.rw = NULL;   /* no executable memory: interpret only */
 	return 0;
+}
+
+size_t cpu_host_code_bytes(const struct cpu *c)
+{
+	return c->bc ? c->bc->jit.used : 0;
 }
 
 void cpu_cache_free(struct cpu *c)
 {
-	if (c->bc)
+	if (c->bc) {
+		jit_free(&c->bc->jit);
 		munmap(c->bc, sizeof(struct block_cache));
+	}
 	c->bc = NULL;
 }
 
@@ -147,6 +160,7 @@ void cpu_flush_code(struct cpu *c)
 		return;         /* already empty: leave its pages untouched */
 	memset(bc->hash, 0, sizeof(bc->hash));
 	bc->nblocks = bc->ninsns = bc->nbytes = 0;
+	bc->jit.used = 0;
 	blocks_moved(bc);
 }
 
@@ -262,16 +276,61 @@ static const struct pure_variants *pure_find(insn_fn *fn)
 }
 
 /*
- * Picks the variant of each pure handler of a decoded block, last to
- * first, tracking whether the arithmetic flags are live: they are at
- * the block end and before anything that is not pure.
+ * A shorter run runs faster through the handlers: entering host code and
+ * moving the registers and flags in and out costs about as much as a
+ * few handlers.
  */
-static void pure_finish_block(struct insn *in, int n)
+int cpu_jit_min_run = 6;
+
+/*
+ * Makes in[0] run the k pure instructions from it as host code, when
+ * they all have a translation. live_out: the flags are read after them.
+ */
+static void translate_run(struct cpu *c, struct insn *in, const struct pure_variants **pv, int k,
+			  const uint8_t *bytes, int live_out)
 {
+	int live = live_out, writes = 0;
+	for (int i = k - 1; i >= 0; i--) {
+		if (pv[i]->flags == PF_READ)
+			live = 1;
+		else if (pv[i]->flags == PF_WRITE)
+			live = 0;
+		writes |= pv[i]->flags != PF_NONE;     /* ADC and SBB read and write them */
+	}
+	jit_code *code = jit_translate(&c->bc->jit, in, pv, k, bytes, live, live_out && writes);
+	if (!code)
+		return;
+	in[0].fn = jit_run;
+	in[0].imm = (uint64_t)(uintptr_t)code;
+	in[0].imm2 = (uint16_t)(k | (live ? JIT_FLAGS_IN : 0));
+}
+
+/* Each run of pure instructions with known registers, in 64-bit code, becomes host code. */
+static void translate_runs(struct cpu *c, struct insn *in, const struct pure_variants **pv,
+			   const uint8_t *live_after, int n, const uint8_t *bytes)
+{
+	if (c->code_size != 8 || cpu_jit_min_run <= 0)
+		return;
+	for (int i = 0; i < n;) {
+		int k = 0;
+		while (i + k < n && pv[i + k] && pv[i + k]->regs)
+			k++;
+		if (k >= cpu_jit_min_run)
+			translate_run(c, in + i, pv + i, k, bytes, live_after[i + k - 1]);
+		i += k ? k : 1;
+	}
+}
+
+static void pure_finish_block(struct cpu *c, struct insn *in, int n, const uint8_t *bytes)
+{
+	const struct pure_variants *pv[BLOCK_MAX_INSNS];
+	uint8_t live_after[BLOCK_MAX_INSNS];
 	int live = 1, next_pure = 0;
 	pthread_once(&pure_once, pure_init);
 	for (int i = n - 1; i >= 0; i--) {
 		const struct pure_variants *v = pure_find(in[i].fn);
+		pv[i] = v;
+		live_after[i] = (uint8_t)live;
 		if (!v) {
 			live = 1;
 			next_pure = 0;
@@ -285,6 +344,7 @@ static void pure_finish_block(struct insn *in, int n)
 			live = 0;
 		next_pure = 1;
 	}
+	translate_runs(c, in, pv, live_after, n, bytes);
 }
 
 /*
@@ -299,7 +359,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	int avail = (int)(4096 - (gpa & 0xfff));
 
 	if (bc->nblocks == MAX_BLOCKS || bc->ninsns + BLOCK_MAX_INSNS + 1 > MAX_INSNS ||
-	    bc->nbytes + 4096 > MAX_BYTES)
+	    bc->nbytes + 4096 > MAX_BYTES || (bc->jit.rw && bc->jit.used + JIT_BLOCK_ROOM > bc->jit.size))
 		cpu_flush_code(c);
 	mark_code_page(c, s, pi);
 	uint32_t gen = __atomic_load_n(&s->gen[pi], __ATOMIC_ACQUIRE);
@@ -328,7 +388,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	}
 	if (n == 0)
 		return NULL;
-	pure_finish_block(&bc->insns[bc->ninsns], n);
+	pure_finish_block(c, &bc->insns[bc->ninsns], n, host);
 	b->key = block_key(c, gpa);
 	b->link_tag = 0;
 	b->gen = &s->gen[pi];

@@ -553,7 +553,13 @@ enum {
 struct pure_variants {
 	insn_fn *v[4];          /* [PV_*] */
 	uint8_t flags;          /* PF_* */
+	uint8_t regs;           /* JR_*: which fields name the registers it uses (jit.c); 0: none known */
 };
+#define JR_REG     1    /* in->reg (a byte register id when the operand size is 1) */
+#define JR_RM      2    /* in->rm (the same) */
+#define JR_RM_BYTE 4    /* in->rm is a byte register id whatever the operand size */
+#define JR_EA      8    /* in->base and in->index */
+#define JR_CL     16    /* RCX, for the count */
 
 static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, int lean)
 {
@@ -583,11 +589,32 @@ static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, i
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 0); } \
 	static void name##_nl(struct cpu *c, const struct insn *in) \
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 1); }
-#define PURE_ENTRY(name, pf) { { name, name##_l, name##_n, name##_nl }, pf }
+#define PURE_ENTRY(name, pf, regs) { { name, name##_l, name##_n, name##_nl }, pf, regs }
 
 /* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
 extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[];
 extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
+
+/*
+ * Host code for runs of pure instructions (jit.c): a buffer mapped
+ * writable and, elsewhere, executable.
+ */
+typedef void jit_code(struct cpu *c);
+struct jit {
+	uint8_t *rw;
+	const uint8_t *rx;
+	size_t size, used;
+};
+int jit_init(struct jit *j, size_t size);
+void jit_free(struct jit *j);
+jit_code *jit_translate(struct jit *j, const struct insn *in, const struct pure_variants **v,
+			int n, const uint8_t *bytes, int flags_in, int flags_out);
+/*
+ * The handler of a run's first instruction: in->imm is the code, in->imm2
+ * the run's length, and JIT_FLAGS_IN when the code reads the guest's flags.
+ */
+#define JIT_FLAGS_IN 0x8000
+void jit_run(struct cpu *c, const struct insn *in);
 
 /*
  * The end of a block whose last instruction, a near branch of 64-bit

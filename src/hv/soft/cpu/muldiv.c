@@ -166,7 +166,7 @@ insn_fn *muldiv_select(struct insn *in, insn_fn *fn, int code_size)
 }
 
 const struct pure_variants muldiv_pure[] = {
-	PURE_ENTRY(imul_rr4, PF_WRITE), PURE_ENTRY(imul_rr8, PF_WRITE),
-	PURE_ENTRY(imul_rri4, PF_WRITE), PURE_ENTRY(imul_rri8, PF_WRITE),
+	PURE_ENTRY(imul_rr4, PF_WRITE, JR_REG | JR_RM), PURE_ENTRY(imul_rr8, PF_WRITE, JR_REG | JR_RM),
+	PURE_ENTRY(imul_rri4, PF_WRITE, JR_REG | JR_RM), PURE_ENTRY(imul_rri8, PF_WRITE, JR_REG | JR_RM),
 };
 const unsigned muldiv_npure = sizeof(muldiv_pure) / sizeof(muldiv_pure[0]);

@@ -226,9 +226,10 @@ insn_fn *shift_select(struct insn *in, insn_fn *fn, int code_size)
 	return f;
 }
 
-#define SHIFT_PURE_SIZES(k, cnt) PURE_ENTRY(k##_r_##cnt##1, PF_PASS), PURE_ENTRY(k##_r_##cnt##2, PF_PASS), \
-	PURE_ENTRY(k##_r_##cnt##4, PF_PASS), PURE_ENTRY(k##_r_##cnt##8, PF_PASS)
-#define SHIFT_PURE(k) SHIFT_PURE_SIZES(k, i), SHIFT_PURE_SIZES(k, cl)
+#define SHIFT_PURE_SIZES(k, cnt, regs) PURE_ENTRY(k##_r_##cnt##1, PF_PASS, regs), \
+	PURE_ENTRY(k##_r_##cnt##2, PF_PASS, regs), PURE_ENTRY(k##_r_##cnt##4, PF_PASS, regs), \
+	PURE_ENTRY(k##_r_##cnt##8, PF_PASS, regs)
+#define SHIFT_PURE(k) SHIFT_PURE_SIZES(k, i, JR_RM), SHIFT_PURE_SIZES(k, cl, JR_RM | JR_CL)
 const struct pure_variants shift_pure[] = {
 	SHIFT_PURE(rol), SHIFT_PURE(ror), SHIFT_PURE(shl), SHIFT_PURE(shr), SHIFT_PURE(sar),
 };
