@@ -451,6 +451,20 @@ const struct pure_variants alu_pure[] = {
 };
 const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 
+/* reg op= memory reads; memory op= reads and writes, but CMP and TEST only read. */
+#define ALU_MEM(form, k, mem, regs, pf) { alu_##form##_##k##1, mem, 0, regs, pf }, \
+	{ alu_##form##_##k##2, mem, 0, regs, pf }, { alu_##form##_##k##4, mem, 0, regs, pf }, \
+	{ alu_##form##_##k##8, mem, 0, regs, pf }
+#define ALU_MEM_ROWS(form, mem, regs) ALU_MEM(form, add, mem, regs, PF_WRITE), \
+	ALU_MEM(form, or, mem, regs, PF_WRITE), ALU_MEM(form, and, mem, regs, PF_WRITE), \
+	ALU_MEM(form, adc, mem, regs, PF_READ), ALU_MEM(form, sbb, mem, regs, PF_READ), \
+	ALU_MEM(form, sub, mem, regs, PF_WRITE), ALU_MEM(form, xor, mem, regs, PF_WRITE), \
+	ALU_MEM(form, cmp, JM_READ, regs, PF_WRITE), ALU_MEM(form, test, JM_READ, regs, PF_WRITE)
+const struct mem_form alu_mem_forms[] = {
+	ALU_MEM_ROWS(rm, JM_READ, JR_REG), ALU_MEM_ROWS(mr, JM_WRITE, JR_REG), ALU_MEM_ROWS(mi, JM_WRITE, 0),
+};
+const unsigned alu_nmem = sizeof(alu_mem_forms) / sizeof(alu_mem_forms[0]);
+
 static insn_fn *alu_pick(struct insn *in, int form_reg, int form_mem, int kind, int code_size)
 {
 	if (in->mod == 3)

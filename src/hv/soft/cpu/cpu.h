@@ -348,6 +348,7 @@ struct cpu {
 
 	/* Translation and decode caches. */
 	struct tlb_entry tlb[2][TLB_SIZE];
+	struct tlb_entry *jit_tlb;      /* tlb[cpl == 3], for host code (jit.c) */
 	uint64_t tlb_gen;               /* 1-4095: a flush moves it instead of clearing */
 	int tlb_large;                  /* some entry came from a large page */
 	uint32_t seen_code_epoch, seen_verify_epoch;

@@ -258,8 +258,31 @@ static void pure_add(const struct pure_variants *v, unsigned n)
 	}
 }
 
+/* The memory forms host code may hold (internal.h), found the same way. */
+static const struct mem_form *mem_hash[1 << PURE_HASH_BITS];
+
+static void mem_add(const struct mem_form *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned h = pure_slot(f[i].fn);
+		while (mem_hash[h])
+			h = (h + 1) & ((1u << PURE_HASH_BITS) - 1);
+		mem_hash[h] = &f[i];
+	}
+}
+
+static const struct mem_form *mem_find(insn_fn *fn)
+{
+	for (unsigned h = pure_slot(fn); mem_hash[h]; h = (h + 1) & ((1u << PURE_HASH_BITS) - 1))
+		if (mem_hash[h]->fn == fn)
+			return mem_hash[h];
+	return NULL;
+}
+
 static void pure_init(void)
 {
+	mem_add(alu_mem_forms, alu_nmem);
+	mem_add(data_mem_forms, data_nmem);
 	pure_add(alu_pure, alu_npure);
 	pure_add(data_pure, data_npure);
 	pure_add(shift_pure, shift_npure);
@@ -283,44 +306,82 @@ static const struct pure_variants *pure_find(insn_fn *fn)
 int cpu_jit_min_run = 6;
 
 /*
- * Makes in[0] run the k pure instructions from it as host code, when
- * they all have a translation. live_out: the flags are read after them.
+ * Makes in[0] run the k instructions from it as host code (ji: what the
+ * translator needs of each). live_out: the flags are read after them.
  */
-static void translate_run(struct cpu *c, struct insn *in, const struct pure_variants **pv, int k,
+static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, int k,
 			  const uint8_t *bytes, int live_out)
 {
-	int live = live_out, writes = 0;
+	/*
+	 * Backwards: whether the flags before each instruction are read
+	 * later; host code needs them in RFLAGS only where an instruction
+	 * after that point touches them (else struct cpu has them).
+	 */
+	int live = live_out, touch = 0;
 	for (int i = k - 1; i >= 0; i--) {
-		if (pv[i]->flags == PF_READ)
+		if (ji[i].flags == PF_READ)
 			live = 1;
-		else if (pv[i]->flags == PF_WRITE)
+		else if (ji[i].flags == PF_WRITE)
 			live = 0;
-		writes |= pv[i]->flags != PF_NONE;     /* ADC and SBB read and write them */
+		touch |= ji[i].flags != PF_NONE;
+		ji[i].flags_live = (uint8_t)(live && touch);
 	}
-	jit_code *code = jit_translate(&c->bc->jit, in, pv, k, bytes, live, live_out && writes);
+	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out);
 	if (!code)
 		return;
 	in[0].fn = jit_run;
 	in[0].imm = (uint64_t)(uintptr_t)code;
-	in[0].imm2 = (uint16_t)(k | (live ? JIT_FLAGS_IN : 0));
+	in[0].imm2 = (uint16_t)(k | (live && touch ? JIT_FLAGS_IN : 0));
 }
 
-/* Each run of pure instructions with known registers, in 64-bit code, becomes host code. */
+/* What host code may hold of in: a pure instruction with known registers, or a memory form. */
+static int jit_describe(const struct insn *in, const struct pure_variants *pv, struct jit_insn *ji)
+{
+	const struct mem_form *mf;
+	*ji = (struct jit_insn){ .in = in };
+	if (pv && pv->regs) {
+		ji->regs = pv->regs;
+		ji->flags = pv->flags;
+		return 1;
+	}
+	if ((mf = mem_find(in->fn)) && in->adsize == 8) {
+		ji->regs = mf->regs;
+		ji->flags = mf->flags;
+		ji->mem = mf->mem;
+		ji->size = mf->size ? mf->size : in->opsize;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Each run of instructions that host code can do, in 64-bit code,
+ * becomes host code: it starts with a pure one (whose handler it
+ * replaces: a miss resumes the handlers at a memory instruction).
+ */
 static void translate_runs(struct cpu *c, struct insn *in, const struct pure_variants **pv,
 			   const uint8_t *live_after, int n, const uint8_t *bytes)
 {
+	struct jit_insn ji[BLOCK_MAX_INSNS];
 	if (c->code_size != 8 || cpu_jit_min_run <= 0)
 		return;
 	for (int i = 0; i < n;) {
 		int k = 0;
-		while (i + k < n && pv[i + k] && pv[i + k]->regs)
-			k++;
+		if (pv[i] && pv[i]->regs)
+			while (i + k < n && jit_describe(&in[i + k], pv[i + k], &ji[k]))
+				k++;
 		if (k >= cpu_jit_min_run)
-			translate_run(c, in + i, pv + i, k, bytes, live_after[i + k - 1]);
+			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1]);
 		i += k ? k : 1;
 	}
 }
 
+/*
+ * Picks the variant of each pure handler of a decoded block, last to
+ * first, tracking whether the arithmetic flags are live: they are at
+ * the block end and before anything that is not pure. Then runs become
+ * host code (jit.c).
+ */
 static void pure_finish_block(struct cpu *c, struct insn *in, int n, const uint8_t *bytes)
 {
 	const struct pure_variants *pv[BLOCK_MAX_INSNS];

@@ -589,6 +589,23 @@ static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, i
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 0); } \
 	static void name##_nl(struct cpu *c, const struct insn *in) \
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 1); }
+/*
+ * Memory forms that a run of host code may hold (jit.c): one access at
+ * the ModRM operand of 64-bit code, through the TLB; a miss leaves the
+ * host code there and the handler does the instruction.
+ */
+#define JM_READ  1
+#define JM_WRITE 2      /* (and read) */
+struct mem_form {
+	insn_fn *fn;
+	uint8_t mem;            /* JM_* */
+	uint8_t size;           /* bytes accessed; 0: the operand size */
+	uint8_t regs;           /* JR_REG when ModRM.reg names a register it uses */
+	uint8_t flags;          /* PF_* */
+};
+extern const struct mem_form alu_mem_forms[], data_mem_forms[];
+extern const unsigned alu_nmem, data_nmem;
+
 #define PURE_ENTRY(name, pf, regs) { { name, name##_l, name##_n, name##_nl }, pf, regs }
 
 /* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
@@ -599,7 +616,7 @@ extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
  * Host code for runs of pure instructions (jit.c): a buffer mapped
  * writable and, elsewhere, executable.
  */
-typedef void jit_code(struct cpu *c);
+typedef int jit_code(struct cpu *c);    /* returns how many instructions it did */
 struct jit {
 	uint8_t *rw;
 	const uint8_t *rx;
@@ -607,8 +624,17 @@ struct jit {
 };
 int jit_init(struct jit *j, size_t size);
 void jit_free(struct jit *j);
-jit_code *jit_translate(struct jit *j, const struct insn *in, const struct pure_variants **v,
-			int n, const uint8_t *bytes, int flags_in, int flags_out);
+/* An instruction of a run, as the translator sees it. */
+struct jit_insn {
+	const struct insn *in;
+	uint8_t regs;           /* JR_* */
+	uint8_t flags;          /* PF_* */
+	uint8_t mem;            /* 0 (pure), JM_READ or JM_WRITE */
+	uint8_t size;           /* bytes of its memory access */
+	uint8_t flags_live;     /* memory: the flags as they are before it are read later */
+};
+jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
+			int flags_in, int flags_out);
 /*
  * The handler of a run's first instruction: in->imm is the code, in->imm2
  * the run's length, and JIT_FLAGS_IN when the code reads the guest's flags.

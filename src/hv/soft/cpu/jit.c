@@ -83,22 +83,23 @@ static unsigned reg_bit(int r, int byte)
 	return 1u << (byte && r >= 16 ? r - 16 : r);
 }
 
-/* The guest registers the pure instruction in uses. */
-static unsigned regs_used(const struct insn *in, const struct pure_variants *v)
+/* The registers instruction ji uses (guest = host); RSP as a base is read from memory. */
+static unsigned regs_used(const struct jit_insn *ji)
 {
+	const struct insn *in = ji->in;
 	int byte = in->opsize == 1;
 	unsigned m = 0;
-	if (v->regs & JR_REG)
+	if (ji->regs & JR_REG)
 		m |= reg_bit(in->reg, byte);
-	if (v->regs & JR_RM)
-		m |= reg_bit(in->rm, byte || (v->regs & JR_RM_BYTE));
-	if (v->regs & JR_EA) {
-		if (in->base != NOREG)
+	if (ji->regs & JR_RM)
+		m |= reg_bit(in->rm, byte || (ji->regs & JR_RM_BYTE));
+	if ((ji->regs & JR_EA) || ji->mem) {
+		if (in->base != NOREG && !(ji->mem && in->base == RSP))
 			m |= 1u << in->base;
 		if (in->index != NOREG)
 			m |= 1u << in->index;
 	}
-	if (v->regs & JR_CL)
+	if (ji->regs & JR_CL)
 		m |= 1u << R_CX;
 	return m;
 }
@@ -195,25 +196,177 @@ static void emit_flags_out(struct emit *e, int p)
 	b4(e, 0);
 }
 
+/* ---- memory operands ---- */
+
+/* Scratch registers of one memory instruction: S holds the address. */
+struct mem_regs {
+	int8_t s, t, u;
+};
+
+/* A scratch register for ji: not P, RSP or one it uses; a free one if any (low: for S). */
+static int pick_scratch(unsigned used, unsigned taken, int low)
+{
+	int best = -1;
+	for (int r = 0; r < (low ? 8 : 16); r++) {
+		if (r == RSP || (taken & (1u << r)))
+			continue;
+		if (!(used & (1u << r)))
+			return r;
+		if (best < 0)
+			best = r;
+	}
+	return best;
+}
+
+static void rex_op_reg(struct emit *e, int w, uint8_t op, int ext, int r)
+{
+	b1(e, (uint8_t)(0x40 | (w ? 8 : 0) | (r >= 8 ? 1 : 0)));
+	b1(e, op);
+	b1(e, (uint8_t)(0xc0 | ext << 3 | (r & 7)));
+}
+
+/* LEA d, [b + x * 2^scale + disp] (b, x: -1 for none) */
+static void emit_lea(struct emit *e, int d, int b, int x, int scale, int32_t disp)
+{
+	b1(e, (uint8_t)(0x48 | (d >= 8 ? 4 : 0) | (x >= 8 ? 2 : 0) | (b >= 8 ? 1 : 0)));
+	b1(e, 0x8d);
+	if (x < 0 && b >= 0 && (b & 7) != RSP) {
+		b1(e, (uint8_t)(0x80 | (d & 7) << 3 | (b & 7)));
+	} else {
+		b1(e, (uint8_t)((b < 0 ? 0x00 : 0x80) | (d & 7) << 3 | 4));
+		b1(e, (uint8_t)(scale << 6 | (x < 0 ? 4 : x & 7) << 3 | (b < 0 ? 5 : b & 7)));
+	}
+	b4(e, (uint32_t)disp);
+}
+
+/* Guest flags from RFLAGS into struct cpu, exact, through register t. */
+static void emit_flags_store(struct emit *e, int p, int t)
+{
+	int32_t flags = (int32_t)offsetof(struct cpu, flags);
+	b1(e, 0x9c);                                                    /* PUSHFQ */
+	push_pop(e, 1, t);                                              /* POP t */
+	rex_op_reg(e, 0, 0x81, 4, t);                                   /* AND t32, F_ARITH */
+	b4(e, F_ARITH);
+	op_mem(e, 1, 0x81, 4, p, flags);                                /* AND [flags], ~F_ARITH */
+	b4(e, ~(uint32_t)F_ARITH);
+	op_mem(e, 1, 0x09, t, p, flags);                                /* OR [flags], t */
+	op_mem(e, 0, 0xc7, 0, p, (int32_t)offsetof(struct cpu, lf_op)); /* MOV [lf_op], 0 */
+	b4(e, 0);
+}
+
+/* S = the linear address of in's memory operand. */
+static void emit_address(struct emit *e, const struct insn *in, int p, int s)
+{
+	if (in->pfx & PFX_RIPREL) {
+		op_mem(e, 1, 0x8b, s, p, (int32_t)offsetof(struct cpu, block_rip));
+		emit_lea(e, s, s, -1, 0, (int32_t)in->end + in->disp);
+	} else {
+		int b = in->base == NOREG ? -1 : in->base;
+		if (b == RSP) {
+			op_mem(e, 1, 0x8b, s, p, gpr_at(RSP));
+			b = s;
+		}
+		emit_lea(e, s, b, in->index == NOREG ? -1 : in->index, in->scale, in->disp);
+	}
+	if (in->seg == S_FS || in->seg == S_GS)
+		op_mem(e, 1, 0x03, s, p, (int32_t)(offsetof(struct cpu, sbase) + 8 * (size_t)in->seg));
+}
+
 /*
- * Translates the pure instructions in[0..n) of 64-bit code, with
- * variants v[0..n); bytes holds the block's bytes (in->end counts from
- * there). flags_in: the run reads the guest's flags before it writes
- * them; flags_out: what follows reads the flags the run leaves. Returns
- * the code, or NULL when there is no room or the run cannot be done so.
+ * S = the host address of the access at S, from the TLB entry (through
+ * T and U); a miss jumps to the run's exit for this instruction (*miss:
+ * where its rel32 goes).
  */
-jit_code *jit_translate(struct jit *j, const struct insn *in, const struct pure_variants **v,
-			int n, const uint8_t *bytes, int flags_in, int flags_out)
+static void emit_translate(struct emit *e, const struct jit_insn *ji, int p, struct mem_regs r, uint8_t **miss)
+{
+	int32_t tag = ji->mem == JM_WRITE ? (int32_t)offsetof(struct tlb_entry, tag_w)
+					  : (int32_t)offsetof(struct tlb_entry, tag_r);
+	b1(e, (uint8_t)(0x48 | (r.s >= 8 ? 4 : 0) | (r.t >= 8 ? 1 : 0)));  /* MOV T, S */
+	b1(e, 0x89);
+	b1(e, (uint8_t)(0xc0 | (r.s & 7) << 3 | (r.t & 7)));
+	rex_op_reg(e, 1, 0xc1, 5, r.t);                                 /* SHR T, 12 */
+	b1(e, 12);
+	rex_op_reg(e, 0, 0x81, 4, r.t);                                 /* AND T32, TLB_SIZE - 1 */
+	b4(e, TLB_SIZE - 1);
+	b1(e, (uint8_t)(0x48 | (r.t >= 8 ? 5 : 0)));                    /* IMUL T, T, sizeof */
+	b1(e, 0x69);
+	b1(e, (uint8_t)(0xc0 | (r.t & 7) << 3 | (r.t & 7)));
+	b4(e, (uint32_t)sizeof(struct tlb_entry));
+	op_mem(e, 1, 0x03, r.t, p, (int32_t)offsetof(struct cpu, jit_tlb));   /* ADD T, [jit_tlb] */
+	/* The last byte's page against the tag: a miss, or an access that crosses the page. */
+	emit_lea(e, r.u, r.s, -1, 0, ji->size - 1);                     /* LEA U, [S + size - 1] */
+	rex_op_reg(e, 1, 0x81, 4, r.u);                                 /* AND U, ~0xfff */
+	b4(e, 0xfffff000u);
+	op_mem(e, 1, 0x0b, r.u, p, (int32_t)offsetof(struct cpu, tlb_gen));  /* OR U, [tlb_gen] */
+	op_mem(e, 1, 0x3b, r.u, r.t, tag);                              /* CMP U, [T + tag] */
+	b1(e, 0x0f);                                                    /* JNE miss */
+	b1(e, 0x85);
+	*miss = e->p;
+	b4(e, 0);
+	op_mem(e, 1, 0x03, r.s, r.t, (int32_t)offsetof(struct tlb_entry, addend));  /* ADD S, [T + addend] */
+}
+
+/* The instruction itself, its memory operand made [S]: prefixes, REX, opcode and immediate as they were. */
+static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
+{
+	int i = 0, rex = -1;
+	for (; i < len; i++) {
+		uint8_t x = b[i];
+		if (x == 0x66 || x == 0xf2 || x == 0xf3)
+			b1(e, x);
+		else if (!(x == 0x26 || x == 0x2e || x == 0x36 || x == 0x3e || x == 0x64 || x == 0x65))
+			break;          /* segment overrides go: S is a host address */
+	}
+	if ((b[i] & 0xf0) == 0x40)
+		rex = b[i++];
+	if (rex >= 0)
+		b1(e, (uint8_t)(0x40 | (rex & 0x0c)));  /* W and R stay; X and B went with the operand */
+	int oplen = b[i] != 0x0f ? 1 : (b[i + 1] == 0x38 || b[i + 1] == 0x3a) ? 3 : 2;
+	for (int k = 0; k < oplen; k++)
+		b1(e, b[i++]);
+	uint8_t modrm = b[i++];
+	int mod = modrm >> 6, rm = modrm & 7;
+	int disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+	if (rm == 4) {
+		uint8_t sib = b[i++];
+		if (mod == 0 && (sib & 7) == 5)
+			disp = 4;
+	} else if (mod == 0 && rm == 5) {
+		disp = 4;       /* RIP-relative */
+	}
+	i += disp;
+	if ((s & 7) == RBP) {
+		b1(e, (uint8_t)(0x40 | (modrm & 0x38) | RBP));         /* [RBP + 0] */
+		b1(e, 0);
+	} else {
+		b1(e, (uint8_t)((modrm & 0x38) | s));
+	}
+	for (; i < len; i++)
+		b1(e, b[i]);
+}
+
+/*
+ * Translates the instructions ji[0..n) of 64-bit code (the first is
+ * pure); bytes holds the block's bytes (in->end counts from there).
+ * flags_in: the run reads the guest's flags before it writes them;
+ * flags_out: what follows reads the flags the run leaves. Returns the
+ * code, or NULL when there is no room or the run cannot be done so.
+ */
+#define JIT_MAX_MEM 32
+jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
+			int flags_in, int flags_out)
 {
 	if (!j->rw)
 		return NULL;
 	unsigned used = 0;
+	int nmem = 0;
 	for (int i = 0; i < n; i++) {
-		if (!v[i]->regs)
+		if (!ji[i].regs && !ji[i].mem)
 			return NULL;
-		used |= regs_used(&in[i], v[i]);
+		used |= regs_used(&ji[i]);
+		nmem += ji[i].mem != 0;
 	}
-	if (used & (1u << RSP))
+	if ((used & (1u << RSP)) || nmem > JIT_MAX_MEM)
 		return NULL;
 	int p = -1;
 	for (unsigned i = 0; i < sizeof(cpu_reg_order) && p < 0; i++)
@@ -221,7 +374,22 @@ jit_code *jit_translate(struct jit *j, const struct insn *in, const struct pure_
 			p = cpu_reg_order[i];
 	if (p < 0)
 		return NULL;
-	unsigned saved = (used | 1u << p) & CALLEE_SAVED;
+	/* The scratch registers of each memory instruction; those free need saving as the rest. */
+	struct mem_regs mr[JIT_MAX_MEM];
+	unsigned scratch = 0;
+	for (int i = 0, m = 0; i < n; i++) {
+		if (!ji[i].mem)
+			continue;
+		unsigned taken = regs_used(&ji[i]) | 1u << p;
+		mr[m].s = (int8_t)pick_scratch(used, taken, 1);
+		mr[m].t = (int8_t)pick_scratch(used, taken | 1u << mr[m].s, 0);
+		mr[m].u = (int8_t)pick_scratch(used, taken | 1u << mr[m].s | 1u << mr[m].t, 0);
+		if (mr[m].s < 0 || mr[m].t < 0 || mr[m].u < 0)
+			return NULL;
+		scratch |= 1u << mr[m].s | 1u << mr[m].t | 1u << mr[m].u;
+		m++;
+	}
+	unsigned saved = (used | scratch | 1u << p) & CALLEE_SAVED;
 
 	struct emit e = { j->rw + j->used, j->rw + j->size };
 	for (int r = 0; r < 16; r++)
@@ -237,20 +405,71 @@ jit_code *jit_translate(struct jit *j, const struct insn *in, const struct pure_
 			op_mem(&e, 1, 0x8b, r, p, gpr_at(r));           /* MOV r, [gpr r] */
 	if (flags_in)
 		emit_flags_in(&e, p);
-	for (int i = 0; i < n; i++)
-		for (int k = in[i].end - in[i].len; k < in[i].end; k++)
-			b1(&e, bytes[k]);
-	if (flags_out)
+	/* dirty: the guest's flags are in RFLAGS only; valid: RFLAGS holds them. */
+	int dirty = 0, valid = flags_in;
+	uint8_t *miss[JIT_MAX_MEM];
+	for (int i = 0, m = 0; i < n; i++) {
+		const struct insn *in = ji[i].in;
+		const uint8_t *b = bytes + in->end - in->len;
+		if (!ji[i].mem) {
+			for (int k = 0; k < in->len; k++)
+				b1(&e, b[k]);
+		} else {
+			struct mem_regs r = mr[m];
+			int8_t sp[3] = { r.s, r.t, r.u };
+			for (int k = 0; k < 3; k++)
+				if (used & (1u << sp[k]))
+					op_mem(&e, 1, 0x89, sp[k], p, gpr_at(sp[k]));  /* spill */
+			if (dirty)
+				emit_flags_store(&e, p, r.t);   /* a miss must leave them exact */
+			dirty = valid = 0;
+			emit_address(&e, in, p, r.s);
+			emit_translate(&e, &ji[i], p, r, &miss[m]);
+			for (int k = 1; k < 3; k++)
+				if (used & (1u << sp[k]))
+					op_mem(&e, 1, 0x8b, sp[k], p, gpr_at(sp[k]));
+			if (ji[i].flags_live)
+				emit_flags_in(&e, p), valid = 1;
+			emit_reencoded(&e, b, in->len, r.s);
+			if (used & (1u << r.s))
+				op_mem(&e, 1, 0x8b, r.s, p, gpr_at(r.s));
+			m++;
+		}
+		if (ji[i].flags != PF_NONE)
+			dirty = valid = 1;
+	}
+	(void)valid;
+	if (flags_out && dirty)
 		b1(&e, 0x9c);                                           /* PUSHFQ */
 	for (int r = 0; r < 16; r++)
 		if (used & (1u << r))
 			op_mem(&e, 1, 0x89, r, p, gpr_at(r));           /* MOV [gpr r], r */
-	if (flags_out)
+	if (flags_out && dirty)
 		emit_flags_out(&e, p);
+	b1(&e, 0xb8);                                                   /* MOV EAX, n */
+	b4(&e, (uint32_t)n);
+	uint8_t *leave = e.p;
 	for (int r = 15; r >= 0; r--)
 		if (saved & (1u << r))
 			push_pop(&e, 1, r);
 	b1(&e, 0xc3);                                                   /* RET */
+	/* The misses: the registers back (the spilled ones are there already), and the count done. */
+	for (int i = 0, m = 0; i < n; i++) {
+		if (!ji[i].mem)
+			continue;
+		struct mem_regs r = mr[m];
+		if (miss[m] + 4 <= e.end && e.p <= e.end)
+			memcpy(miss[m], &(int32_t){ (int32_t)(e.p - (miss[m] + 4)) }, 4);
+		unsigned spilled = used & (1u << r.s | 1u << r.t | 1u << r.u);
+		for (int x = 0; x < 16; x++)
+			if ((used & ~spilled) & (1u << x))
+				op_mem(&e, 1, 0x89, x, p, gpr_at(x));
+		b1(&e, 0xb8);                                           /* MOV EAX, i */
+		b4(&e, (uint32_t)i);
+		b1(&e, 0xe9);                                           /* JMP leave */
+		b4(&e, (uint32_t)(int32_t)(leave - (e.p + 4)));
+		m++;
+	}
 	if (e.p > e.end)
 		return NULL;
 	jit_code *code = (jit_code *)(uintptr_t)(j->rx + j->used);
@@ -260,11 +479,16 @@ jit_code *jit_translate(struct jit *j, const struct insn *in, const struct pure_
 	return code;
 }
 
-/* Runs a translated run: in->imm is its code; in->imm2 its length and JIT_FLAGS_IN. */
+/*
+ * Runs a translated run: in->imm is its code; in->imm2 its length and
+ * JIT_FLAGS_IN. The handlers go on after the last instruction it did:
+ * the end of the run, or a memory access the TLB could not serve.
+ */
 void jit_run(struct cpu *c, const struct insn *in)
 {
 	if (in->imm2 & JIT_FLAGS_IN)
 		flags_eager(c);
-	((jit_code *)(uintptr_t)in->imm)(c);
-	insn_next_pure(c, in + (in->imm2 & ~JIT_FLAGS_IN) - 1, 0);
+	c->jit_tlb = c->tlb[c->cpl == 3];
+	int done = ((jit_code *)(uintptr_t)in->imm)(c);
+	insn_next_pure(c, in + done - 1, 0);
 }
