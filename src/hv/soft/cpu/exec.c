@@ -303,7 +303,7 @@ static const struct pure_variants *pure_find(insn_fn *fn)
  * moving the registers and flags in and out costs about as much as a
  * few handlers.
  */
-int cpu_jit_min_run = 6;
+int cpu_jit_min_run = 4;
 
 /*
  * Makes in[0] run the k instructions from it as host code (ji: what the
