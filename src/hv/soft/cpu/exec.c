@@ -71,13 +71,22 @@ struct jump_entry {
 	struct block *b;
 };
 
+/* A run of host code, for its first instruction (whose handler becomes jit_run()). */
+struct jit_ref {
+	jit_code *code;
+	insn_fn *fn;            /* the instruction's own handler */
+	uint16_t n;             /* instructions in the run */
+	uint8_t flags_in;       /* the code reads the guest's flags */
+};
+
 struct block_cache {
 	struct block *hash[1 << HASH_BITS];
 	uint32_t tlb_epoch;     /* moves when translations may have changed */
 	uint32_t code_gen;      /* moves when a block is dropped (24 bits) */
 	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
-	struct jit jit;         /* host code of the blocks' pure runs */
+	struct jit jit;         /* host code of the blocks' runs */
+	struct jit_ref jit_ref[MAX_INSNS];     /* by instruction: the run that starts there */
 	struct block blocks[MAX_BLOCKS];
 	struct insn insns[MAX_INSNS];
 	uint8_t bytes[MAX_BYTES];
@@ -306,6 +315,29 @@ static const struct pure_variants *pure_find(insn_fn *fn)
 int cpu_jit_min_run = 4;
 
 /*
+ * The handler of an instruction where a run of host code starts. The
+ * handlers go on after the last instruction the code did: the end of
+ * the run, or a memory access the TLB could not serve, which its own
+ * handler then does (the run's first one included).
+ */
+static void jit_run(struct cpu *c, const struct insn *in)
+{
+	const struct jit_ref *r = &c->bc->jit_ref[in - c->bc->insns];
+	if (r->flags_in)
+		flags_eager(c);
+	c->jit_tlb = c->tlb[c->cpl == 3];
+	int done = r->code(c);
+	if (done > 0) {
+		insn_next_pure(c, in + done - 1, 0);
+	} else {
+		c->rip = c->block_rip + in->end - in->len;
+		c->next_rip = c->block_rip + in->end;
+		c->cur = in;
+		r->fn(c, in);
+	}
+}
+
+/*
  * Makes in[0] run the k instructions from it as host code (ji: what the
  * translator needs of each). live_out: the flags are read after them.
  */
@@ -329,9 +361,8 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out);
 	if (!code)
 		return;
+	c->bc->jit_ref[in - c->bc->insns] = (struct jit_ref){ code, in[0].fn, (uint16_t)k, (uint8_t)(live && touch) };
 	in[0].fn = jit_run;
-	in[0].imm = (uint64_t)(uintptr_t)code;
-	in[0].imm2 = (uint16_t)(k | (live && touch ? JIT_FLAGS_IN : 0));
 }
 
 /* What host code may hold of in: a pure instruction with known registers, or a memory form. */
@@ -354,11 +385,7 @@ static int jit_describe(const struct insn *in, const struct pure_variants *pv, s
 	return 0;
 }
 
-/*
- * Each run of instructions that host code can do, in 64-bit code,
- * becomes host code: it starts with a pure one (whose handler it
- * replaces: a miss resumes the handlers at a memory instruction).
- */
+/* Each run of instructions that host code can do, in 64-bit code, becomes host code. */
 static void translate_runs(struct cpu *c, struct insn *in, const struct pure_variants **pv,
 			   const uint8_t *live_after, int n, const uint8_t *bytes)
 {
@@ -367,9 +394,8 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct pure_var
 		return;
 	for (int i = 0; i < n;) {
 		int k = 0;
-		if (pv[i] && pv[i]->regs)
-			while (i + k < n && jit_describe(&in[i + k], pv[i + k], &ji[k]))
-				k++;
+		while (i + k < n && jit_describe(&in[i + k], pv[i + k], &ji[k]))
+			k++;
 		if (k >= cpu_jit_min_run)
 			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1]);
 		i += k ? k : 1;

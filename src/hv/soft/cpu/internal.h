@@ -635,12 +635,6 @@ struct jit_insn {
 };
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
 			int flags_in, int flags_out);
-/*
- * The handler of a run's first instruction: in->imm is the code, in->imm2
- * the run's length, and JIT_FLAGS_IN when the code reads the guest's flags.
- */
-#define JIT_FLAGS_IN 0x8000
-void jit_run(struct cpu *c, const struct insn *in);
 
 /*
  * The end of a block whose last instruction, a near branch of 64-bit

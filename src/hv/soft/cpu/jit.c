@@ -346,8 +346,7 @@ static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
 }
 
 /*
- * Translates the instructions ji[0..n) of 64-bit code (the first is
- * pure); bytes holds the block's bytes (in->end counts from there).
+ * Translates the instructions ji[0..n) of 64-bit code; bytes holds the block's bytes (in->end counts from there).
  * flags_in: the run reads the guest's flags before it writes them;
  * flags_out: what follows reads the flags the run leaves. Returns the
  * code, or NULL when there is no room or the run cannot be done so.
@@ -477,18 +476,4 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	if (j->used > j->size)
 		j->used = j->size;
 	return code;
-}
-
-/*
- * Runs a translated run: in->imm is its code; in->imm2 its length and
- * JIT_FLAGS_IN. The handlers go on after the last instruction it did:
- * the end of the run, or a memory access the TLB could not serve.
- */
-void jit_run(struct cpu *c, const struct insn *in)
-{
-	if (in->imm2 & JIT_FLAGS_IN)
-		flags_eager(c);
-	c->jit_tlb = c->tlb[c->cpl == 3];
-	int done = ((jit_code *)(uintptr_t)in->imm)(c);
-	insn_next_pure(c, in + done - 1, 0);
 }
