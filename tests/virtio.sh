@@ -6,7 +6,10 @@
 #            holes; runvm killed with SIGKILL right after the guest's sync
 #            loses nothing that was synced
 #   rng      /dev/hwrng gives bytes from virtio-rng
-#   console  /dev/hvc0 writes into the --console2 file
+#   console  /dev/hvc0 writes into the --console2 file; 2 MB of short
+#            lines through it arrive whole, and the guest's kernel keeps
+#            the device's interrupt line; 3 MiB from a client of a
+#            --console2 socket arrive whole in the guest
 #   net      ping and TCP both ways (4 MiB each, checksums compared) over a
 #            TAP in a network namespace of the test's own
 # The guest gets its commands from a read-only disk (runvm.script=/dev/vdX),
@@ -187,6 +190,76 @@ fsck_status=$?
 got=$(debugfs -R "cat /synced" "$tmp/replayed.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
 check blk-sigkill-after-sync '[ -n "$synced" ] && [ "$fsck_status" -lt 4 ] && [ "$got" = "$synced" ]' \
 	"synced '$synced', found '$got' after the journal replay; e2fsck status $fsck_status"
+
+# --- The console ---------------------------------------------------------------
+
+# Boot 4: a flood of short lines into /dev/hvc0. The tty writes each line
+# and its "\r\n" separately, and the console driver spins until each such
+# chain is used: about 600,000 chains, far past the 100,000 interrupts
+# after which Linux disables a line whose handler finds nothing to do
+# ("irq N: nobody cared"), as a transmit interrupt per chain made it do.
+# The host strips the "\r" the tty adds.
+s=$(script console-flood <<'EOF'
+seq 1 300000 >/tmp/lines
+echo "HVC-SENT $(sha256sum /tmp/lines | cut -d' ' -f1)"
+cat /tmp/lines >/dev/hvc0
+echo "HVC-END"
+EOF
+)
+boot /dev/vda --disk "$s,ro" --console2 "$console2"
+status=$?
+sent=$(value HVC-SENT)
+got=$(tr -d '\r' <"$console2" | sha256sum | cut -d' ' -f1)
+check console2-flood-content '[ "$status" -eq 0 ] && clean | grep -q "^HVC-END" && [ -n "$sent" ] && [ "$got" = "$sent" ]' \
+	"exit status $status; the guest sent '$sent', the host got $(stat -c %s "$console2") bytes, '$got' without CRs"
+check console2-flood-irq '! clean | grep -Eq "nobody cared|Disabling IRQ"' \
+	"the guest's kernel gave up on an interrupt line: $(clean | grep -E 'nobody cared|Disabling IRQ' | head -n 2 | tr '\n' ' ')"
+
+# Boot 5: input. A client of the --console2 socket sends 3 MiB once the
+# guest holds /dev/hvc0 open in raw mode (the last close resets the mode).
+if ! command -v python3 >/dev/null; then
+	echo "SKIP virtio/console2-socket-to-guest (needs python3 for the socket client)"
+else
+	to_guest=$tmp/to-guest-console
+	sock=$tmp/console.sock
+	head -c 3145728 /dev/urandom >"$to_guest"
+	s=$(script console-in <<'EOF'
+exec 3<>/dev/hvc0
+stty -F /dev/hvc0 raw -echo
+echo "HVC-RX-READY"
+echo "HVC-RECEIVED $(head -c 3145728 <&3 | sha256sum | cut -d' ' -f1)"
+EOF
+)
+	boot /dev/vda --disk "$s,ro" --console2 "socket:$sock" &
+	pid=$!
+	# Connects, drains what the guest writes, sends the file once the guest is ready.
+	timeout "$TIMEOUT" python3 - "$sock" "$to_guest" "$out" <<'EOF' &
+import socket, sys, threading, time
+path, data, log = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3]
+s = socket.socket(socket.AF_UNIX)
+while True:
+    try:
+        s.connect(path)
+        break
+    except OSError:
+        time.sleep(0.05)
+def drain():
+    while s.recv(65536):
+        pass
+threading.Thread(target=drain, daemon=True).start()
+while b"HVC-RX-READY" not in open(log, "rb").read():
+    time.sleep(0.05)
+s.sendall(data)
+time.sleep(3600)
+EOF
+	client=$!
+	wait $pid
+	status=$?
+	kill $client 2>/dev/null
+	wait $client 2>/dev/null
+	check console2-socket-to-guest '[ "$status" -eq 0 ] && [ "$(value HVC-RECEIVED)" = "$(sha "$to_guest")" ]' \
+		"exit status $status; the guest got '$(value HVC-RECEIVED)', the host sent $(sha "$to_guest")"
+fi
 
 # --- The network ---------------------------------------------------------------
 

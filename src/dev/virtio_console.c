@@ -18,6 +18,18 @@
  * thread goes on when the backend is writable again. At most CON_TX_MAX
  * bytes of one chain are written. Receive: the thread reads input while
  * the guest has receive buffers.
+ *
+ * Transmit interrupts are decided late, not when the chains are used.
+ * Linux's console (hvc) does not wait for them: after each kick it spins,
+ * interrupts off, until its chain is used, reclaims it and moves
+ * used_event (EVENT_IDX) past it. Decided at push time, an interrupt goes
+ * out for every chain while the guest spins, and its handler finds nothing
+ * left to reclaim (IRQ_NONE); after nearly all of 100,000 such interrupts
+ * the kernel disables the line ("irq N: nobody cared"), and with it the
+ * receive interrupts. Decided at the driver's next transmit kick, or
+ * CON_TX_IRQ_DELAY_MS after the chains were used, virtq_need_interrupt()
+ * sees the used_event written after the reclaim and sends nothing, while
+ * a driver that waits for the interrupt still gets it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +50,7 @@
 #define CON_TX           1
 #define CON_TX_MAX       (64 * 1024)
 #define CON_RX_BATCH     16
+#define CON_TX_IRQ_DELAY_MS 1           /* for a spinning driver to reclaim its chains */
 #define CON_CFG_LEN      12             /* cols, rows, max_nr_ports, emerg_wr: unused */
 #define SOCKET_PREFIX    "socket:"
 
@@ -55,6 +68,9 @@ struct virtio_console {
 	int rx_wait_buffers;
 	int tx_blocked;                 /* the backend cannot take more now */
 	uint64_t tx_done;               /* bytes of the first pending chain already written */
+	int tx_kicked;                  /* the driver notified the transmit queue */
+	int tx_irq_pending;             /* chains used since the last interrupt decision */
+	uint64_t tx_irq_at;             /* when to decide at the latest (device_clock_ns) */
 	struct virtq_req rx_req, tx_req;
 };
 
@@ -92,6 +108,23 @@ static int con_write(struct virtio_console *c, const struct virtq_req *r)
 	return 1;
 }
 
+/* The transmit interrupt for the chains used so far, if the driver still wants it (see the top). */
+static void con_tx_irq(struct virtio_console *c)
+{
+	if (!c->tx_irq_pending)
+		return;
+	c->tx_irq_pending = 0;
+	virtio_dev_interrupt(&c->dev, CON_TX);
+}
+
+static void con_tx_irq_later(struct virtio_console *c)
+{
+	if (c->tx_irq_pending)
+		return;
+	c->tx_irq_pending = 1;
+	c->tx_irq_at = device_clock_ns() + CON_TX_IRQ_DELAY_MS * 1000000ULL;
+}
+
 static void con_tx(struct virtio_console *c)
 {
 	struct virtio_dev *d = &c->dev;
@@ -106,13 +139,15 @@ static void con_tx(struct virtio_console *c)
 		pushed = 1;
 	}
 	if (pushed)
-		virtio_dev_interrupt(d, CON_TX);
+		con_tx_irq_later(c);
 }
 
 static void con_queue_notify(struct virtio_dev *d, unsigned q)
 {
-	(void)q;
-	virtio_event_signal(((struct virtio_console *)d)->kick_fd);
+	struct virtio_console *c = (struct virtio_console *)d;
+	if (q == CON_TX)
+		c->tx_kicked = 1;
+	virtio_event_signal(c->kick_fd);
 }
 
 /* --- Receive and the device thread ------------------------------------------------ */
@@ -184,6 +219,37 @@ static void con_writable(struct virtio_console *c, short revents)
 	pthread_mutex_unlock(&c->dev.lock);
 }
 
+/* Milliseconds until the transmit interrupt is due, for poll(); -1: none pending. */
+static int con_tx_irq_wait(struct virtio_console *c)
+{
+	if (!c->tx_irq_pending)
+		return -1;
+	uint64_t now = device_clock_ns();
+	return now >= c->tx_irq_at ? 0 : (int)((c->tx_irq_at - now + 999999) / 1000000);
+}
+
+static void con_tx_irq_if_due(struct virtio_console *c)
+{
+	pthread_mutex_lock(&c->dev.lock);
+	if (c->tx_irq_pending && device_clock_ns() >= c->tx_irq_at)
+		con_tx_irq(c);
+	pthread_mutex_unlock(&c->dev.lock);
+}
+
+static void con_kicked(struct virtio_console *c)
+{
+	virtio_event_drain(c->kick_fd);
+	pthread_mutex_lock(&c->dev.lock);
+	c->rx_wait_buffers = 0;
+	/* A driver that sends more is done waiting for its earlier chains: decide now. */
+	if (c->tx_kicked)
+		con_tx_irq(c);
+	c->tx_kicked = 0;
+	if (virtio_dev_running(&c->dev))
+		con_tx(c);
+	pthread_mutex_unlock(&c->dev.lock);
+}
+
 enum { P_LISTEN, P_IN, P_OUT, P_KICK, P_STOP, P_N };
 
 static void *con_thread(void *arg)
@@ -195,30 +261,26 @@ static void *con_thread(void *arg)
 		p[P_LISTEN] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
 		p[P_IN] = (struct pollfd){ .fd = c->rx_wait_buffers ? -1 : c->in_fd, .events = POLLIN };
 		p[P_OUT] = (struct pollfd){ .fd = c->tx_blocked ? c->out_fd : -1, .events = POLLOUT };
+		int timeout = con_tx_irq_wait(c);
 		pthread_mutex_unlock(&c->dev.lock);
 		p[P_KICK] = (struct pollfd){ .fd = c->kick_fd, .events = POLLIN };
 		p[P_STOP] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
-		if (poll(p, P_N, -1) < 0) {
+		if (poll(p, P_N, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (p[P_STOP].revents)
 			break;
-		if (p[P_KICK].revents) {
-			virtio_event_drain(c->kick_fd);
-			pthread_mutex_lock(&c->dev.lock);
-			c->rx_wait_buffers = 0;
-			if (virtio_dev_running(&c->dev))
-				con_tx(c);
-			pthread_mutex_unlock(&c->dev.lock);
-		}
+		if (p[P_KICK].revents)
+			con_kicked(c);
 		if (p[P_LISTEN].revents)
 			con_accept(c);
 		else if (p[P_OUT].revents)
 			con_writable(c, p[P_OUT].revents);
 		else if (p[P_IN].revents)
 			con_rx(c);
+		con_tx_irq_if_due(c);
 	}
 	/* The socket file goes with us (here: the main thread's system calls are few). */
 	if (c->socket_path)
@@ -234,6 +296,8 @@ static void con_reset(struct virtio_dev *d)
 	c->rx_wait_buffers = 1;
 	c->tx_blocked = 0;
 	c->tx_done = 0;
+	c->tx_kicked = 0;
+	c->tx_irq_pending = 0;
 }
 
 static void con_destroy(struct virtio_dev *d)
