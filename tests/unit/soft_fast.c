@@ -223,6 +223,45 @@ static void test_jit_runs(void)
 	tcpu_free(&j);
 }
 
+/*
+ * A page fault in the middle of a run of host code: the instructions
+ * before the load are done, the load's own handler raises the fault, and
+ * the flags the ADD left reach the handler exact.
+ */
+GUEST_CODE(g_run_fault, C64,
+	"mov $0x1000, %rsp\n"
+	"mov $5, %eax\n mov $7, %ebx\n lea 1(%rbx), %ecx\n imul %ecx, %ebx\n add $-5, %eax\n"
+	"mov $0x7f0000000000, %r8\n mov 8(%r8), %rdx\n"
+	"mov $9, %ebx\n hlt\n");
+
+static void run_g_run_fault(struct tcpu *t, int min_run)
+{
+	int old = cpu_jit_min_run;
+	cpu_jit_min_run = min_run;
+	tcpu_init(t, T_LONG);
+	tcpu_load(t, g_run_fault, g_run_fault_end);
+	tcpu_run(t);
+	cpu_jit_min_run = old;
+}
+
+static void test_jit_run_fault(void)
+{
+	struct tcpu h, j;
+	run_g_run_fault(&h, 0);
+	run_g_run_fault(&j, 1);
+	CHECK(cpu_host_code_bytes(&j.c) > 0);
+	CHECK_EQ(tcpu_vector(&j), EX_PF);
+	CHECK_EQ(tcpu_vector(&h), EX_PF);
+	CHECK_EQ(j.c.gpr[R_BX], 56);
+	CHECK_EQ(j.c.gpr[R_CX], 8);
+	CHECK_EQ(t_flags(&j) & (F_ZF | F_CF), F_ZF | F_CF);
+	for (int r = 0; r < 16; r++)
+		CHECK_EQ(j.c.gpr[r], h.c.gpr[r]);
+	CHECK_EQ(t_flags(&j) & F_ARITH, t_flags(&h) & F_ARITH);
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
 int main(void)
 {
 	RUN(test_remap_code);
@@ -231,5 +270,6 @@ int main(void)
 	RUN(test_specialized_forms);
 	RUN(test_dead_flags);
 	RUN(test_jit_runs);
+	RUN(test_jit_run_fault);
 	TEST_EXIT();
 }

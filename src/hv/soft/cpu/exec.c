@@ -71,7 +71,7 @@ struct jump_entry {
 	struct block *b;
 };
 
-/* A run of host code, for its first instruction (whose handler becomes jit_run()). */
+/* A run of host code that starts with a memory instruction (see jit_run_ref()). */
 struct jit_ref {
 	jit_code *code;
 	insn_fn *fn;            /* the instruction's own handler */
@@ -312,15 +312,28 @@ static const struct pure_variants *pure_find(insn_fn *fn)
  * moving the registers and flags in and out costs about as much as a
  * few handlers.
  */
-int cpu_jit_min_run = 4;
+int cpu_jit_min_run = 6;
 
 /*
- * The handler of an instruction where a run of host code starts. The
+ * The handlers of an instruction where a run of host code starts. The
  * handlers go on after the last instruction the code did: the end of
  * the run, or a memory access the TLB could not serve, which its own
- * handler then does (the run's first one included).
+ * handler then does. A run that starts with a pure instruction keeps
+ * its code in that instruction (in->imm, and in->imm2: the length and
+ * JIT_FLAGS_IN), which it no longer needs; one that starts with a memory
+ * instruction, in the block cache's table.
  */
+#define JIT_FLAGS_IN 0x8000
 static void jit_run(struct cpu *c, const struct insn *in)
+{
+	if (in->imm2 & JIT_FLAGS_IN)
+		flags_eager(c);
+	c->jit_tlb = c->tlb[c->cpl == 3];
+	int done = ((jit_code *)(uintptr_t)in->imm)(c);
+	insn_next_pure(c, in + done - 1, 0);
+}
+
+static void jit_run_ref(struct cpu *c, const struct insn *in)
 {
 	const struct jit_ref *r = &c->bc->jit_ref[in - c->bc->insns];
 	if (r->flags_in)
@@ -361,8 +374,14 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out);
 	if (!code)
 		return;
+	if (!ji[0].mem) {
+		in[0].fn = jit_run;
+		in[0].imm = (uint64_t)(uintptr_t)code;
+		in[0].imm2 = (uint16_t)(k | (live && touch ? JIT_FLAGS_IN : 0));
+		return;
+	}
 	c->bc->jit_ref[in - c->bc->insns] = (struct jit_ref){ code, in[0].fn, (uint16_t)k, (uint8_t)(live && touch) };
-	in[0].fn = jit_run;
+	in[0].fn = jit_run_ref;
 }
 
 /* What host code may hold of in: a pure instruction with known registers, or a memory form. */
@@ -373,16 +392,15 @@ static int jit_describe(const struct insn *in, const struct pure_variants *pv, s
 	if (pv && pv->regs) {
 		ji->regs = pv->regs;
 		ji->flags = pv->flags;
-		return 1;
-	}
-	if ((mf = mem_find(in->fn)) && in->adsize == 8) {
+	} else if ((mf = mem_find(in->fn)) && in->adsize == 8) {
 		ji->regs = mf->regs;
 		ji->flags = mf->flags;
 		ji->mem = mf->mem;
 		ji->size = mf->size ? mf->size : in->opsize;
-		return 1;
+	} else {
+		return 0;
 	}
-	return 0;
+	return jit_insn_ok(ji);
 }
 
 /* Each run of instructions that host code can do, in 64-bit code, becomes host code. */

@@ -633,6 +633,7 @@ struct jit_insn {
 	uint8_t size;           /* bytes of its memory access */
 	uint8_t flags_live;     /* memory: the flags as they are before it are read later */
 };
+int jit_insn_ok(const struct jit_insn *ji);
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
 			int flags_in, int flags_out);
 

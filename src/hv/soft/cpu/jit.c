@@ -130,6 +130,12 @@ static int take_spare(struct jit *j, size_t size)
 	return found;
 }
 
+/* Whether host code can hold ji: not when it names RSP, the host's stack, but as a base. */
+int jit_insn_ok(const struct jit_insn *ji)
+{
+	return !(regs_used(ji) & (1u << RSP));
+}
+
 int jit_init(struct jit *j, size_t size)
 {
 	memset(j, 0, sizeof(*j));
