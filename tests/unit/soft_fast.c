@@ -197,21 +197,27 @@ GUEST_CODE(g_runs, C64,
 	"movsbq %r9b, %r9\n movswq %ax, %r10\n movslq %ebx, %r13\n"
 	"hlt\n");
 
-static void run_g_runs(struct tcpu *t, int min_run)
+/*
+ * Runs the code from start to end in long mode, twice: h by the handlers
+ * alone, j with every run of instructions it can as host code.
+ */
+static void run_both_ways(struct tcpu *h, struct tcpu *j, const uint8_t *start, const uint8_t *end)
 {
 	int old = cpu_jit_min_run;
-	cpu_jit_min_run = min_run;
-	tcpu_init(t, T_LONG);
-	tcpu_load(t, g_runs, g_runs_end);
-	tcpu_run(t);
+	struct tcpu *t[2] = { h, j };
+	for (int i = 0; i < 2; i++) {
+		cpu_jit_min_run = i;
+		tcpu_init(t[i], T_LONG);
+		tcpu_load(t[i], start, end);
+		tcpu_run(t[i]);
+	}
 	cpu_jit_min_run = old;
 }
 
 static void test_jit_runs(void)
 {
 	struct tcpu h, j;
-	run_g_runs(&h, 0);
-	run_g_runs(&j, 1);
+	run_both_ways(&h, &j, g_runs, g_runs_end);
 	CHECK_EQ(cpu_host_code_bytes(&h.c), 0);
 	CHECK(cpu_host_code_bytes(&j.c) > 0);
 	CHECK_EQ(h.c.rip, j.c.rip);
@@ -234,21 +240,10 @@ GUEST_CODE(g_run_fault, C64,
 	"mov $0x7f0000000000, %r8\n mov 8(%r8), %rdx\n"
 	"mov $9, %ebx\n hlt\n");
 
-static void run_g_run_fault(struct tcpu *t, int min_run)
-{
-	int old = cpu_jit_min_run;
-	cpu_jit_min_run = min_run;
-	tcpu_init(t, T_LONG);
-	tcpu_load(t, g_run_fault, g_run_fault_end);
-	tcpu_run(t);
-	cpu_jit_min_run = old;
-}
-
 static void test_jit_run_fault(void)
 {
 	struct tcpu h, j;
-	run_g_run_fault(&h, 0);
-	run_g_run_fault(&j, 1);
+	run_both_ways(&h, &j, g_run_fault, g_run_fault_end);
 	CHECK(cpu_host_code_bytes(&j.c) > 0);
 	CHECK_EQ(tcpu_vector(&j), EX_PF);
 	CHECK_EQ(tcpu_vector(&h), EX_PF);
