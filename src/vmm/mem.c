@@ -6,6 +6,8 @@
 
 #include "mem.h"
 
+#define HUGE_FROM (16ULL << 20)
+
 int guest_mem_init(struct guest_mem *m, uint64_t size)
 {
 	memset(m, 0, sizeof(*m));
@@ -29,10 +31,14 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
 		return -1;
 	}
 	/*
-	 * No MADV_HUGEPAGE: a small guest would pay 2 MiB of host memory for
-	 * each page it touches (measured: 3.7 against 1.7 MiB max RSS for a
-	 * trivial guest).
+	 * 2 MiB host pages above the first 16 MiB: a Linux guest touches
+	 * hundreds of MiB there, and each 4 KiB page would cost the host a
+	 * page fault (about 3% of a boot on the soft hypervisor). Below, a
+	 * small guest would pay 2 MiB of host memory for each page it
+	 * touches (measured: 3.7 against 1.7 MiB max RSS for a trivial guest).
 	 */
+	if (size > HUGE_FROM)
+		madvise((uint8_t *)p + HUGE_FROM, size - HUGE_FROM, MADV_HUGEPAGE);
 	m->host = p;
 	m->size = size;
 	m->low_size = size < MEM_HOLE_START ? size : MEM_HOLE_START;
