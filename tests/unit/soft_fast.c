@@ -257,6 +257,33 @@ static void test_jit_run_fault(void)
 	tcpu_free(&j);
 }
 
+/*
+ * A page that held code and is then written over and over (as the
+ * kernel's decompressor leaves its pages) stops being a code page; new
+ * code written there later must still run, not the blocks decoded before.
+ */
+GUEST_CODE(g_code_to_data, C64,
+	"mov $0x40000, %rdi\n"
+	"movl $0x000001b8, (%rdi)\n movw $0xc300, 4(%rdi)\n"     /* mov $1, %eax; ret */
+	"call *%rdi\n mov %eax, %r12d\n"
+	"mov $100, %ecx\n"
+	"1: mov %ecx, 0x800(%rdi)\n dec %ecx\n jnz 1b\n"
+	"movb $2, 1(%rdi)\n call *%rdi\n mov %eax, %r13d\n"
+	"movb $3, 1(%rdi)\n call *%rdi\n mov %eax, %r14d\n");
+
+static void test_code_page_to_data(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	tcpu_load(&t, g_code_to_data, g_code_to_data_end);
+	t.c.gpr[R_SP] = 0x1000;
+	tcpu_run(&t);
+	CHECK_EQ(t.c.gpr[R_R12], 1);
+	CHECK_EQ(t.c.gpr[R_R13], 2);
+	CHECK_EQ(t.c.gpr[R_R14], 3);
+	tcpu_free(&t);
+}
+
 int main(void)
 {
 	RUN(test_remap_code);
@@ -266,5 +293,6 @@ int main(void)
 	RUN(test_dead_flags);
 	RUN(test_jit_runs);
 	RUN(test_jit_run_fault);
+	RUN(test_code_page_to_data);
 	TEST_EXIT();
 }

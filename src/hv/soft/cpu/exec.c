@@ -227,13 +227,31 @@ static void unlink_block(struct block_cache *bc, struct block *b)
 		*pp = b->next;
 }
 
-/* Marks a physical page as holding decoded code. */
+/*
+ * Marks a physical page as holding decoded code, whose code ran: its
+ * count of slow writes (mmu.c: note_write()) starts over.
+ */
 static void mark_code_page(struct cpu *c, struct pmem_slot *s, uint64_t pi)
 {
-	if (__atomic_load_n(&s->code[pi], __ATOMIC_RELAXED))
+	uint8_t n = __atomic_load_n(&s->code[pi], __ATOMIC_RELAXED);
+	if (n == 1)
 		return;
+	if (n) {
+		/* Lost to an unmarking: the generation moved after it, so the block is stale. */
+		__atomic_compare_exchange_n(&s->code[pi], &n, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		return;
+	}
 	__atomic_store_n(&s->code[pi], 1, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&c->pmem->code_epoch, 1, __ATOMIC_SEQ_CST);
+	tlb_drop_code_writes(c);        /* this vCPU's writes there, from now on */
+}
+
+/* The same, for the page of gpa. */
+static void mark_code_gpa(struct cpu *c, uint64_t gpa)
+{
+	struct pmem_slot *s = slot_of(c->pmem, gpa);
+	if (s)
+		mark_code_page(c, s, (gpa - s->gpa) >> 12);
 }
 
 /* Follows the instructions of every block (see insn_next()). */
@@ -468,6 +486,8 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 		cpu_flush_code(c);
 	mark_code_page(c, s, pi);
 	uint32_t gen = __atomic_load_n(&s->gen[pi], __ATOMIC_ACQUIRE);
+	if (!__atomic_load_n(&s->code[pi], __ATOMIC_SEQ_CST))
+		mark_code_page(c, s, pi);       /* unmarked meanwhile (note_write()) */
 
 	struct block *b = &bc->blocks[bc->nblocks];
 	b->first = bc->ninsns;
@@ -531,6 +551,7 @@ static struct block *find_block(struct cpu *c, uint64_t gpa, const uint8_t *host
 		if (!memcmp(bc->bytes + b->bytes, host, b->nbytes)) {
 			b->gen_seen = gen;
 			b->stamp = c->stamp;
+			mark_code_gpa(c, gpa);
 			return b;
 		}
 		unlink_block(bc, b);
@@ -724,6 +745,7 @@ static __attribute__((noinline)) int block_holds(struct cpu *c, struct block *b,
 		return 0;
 	b->gen_seen = gen;
 	b->stamp = c->stamp;
+	mark_code_gpa(c, gpa);
 	return 1;
 }
 

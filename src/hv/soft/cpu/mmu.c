@@ -285,14 +285,29 @@ uint64_t mmu_translate(struct cpu *c, uint64_t lin, int acc)
 	return x.gpa;
 }
 
-/* Called after a write to RAM that did not go through the TLB fast path. */
+/*
+ * Called after a write to RAM that did not go through the TLB fast path.
+ * A code page counts such writes (s->code: 1 + the count) until its code
+ * runs again (exec.c): one written this often meanwhile held code once and
+ * holds data now (the decompressor's pages, freed init code), and stops
+ * being a code page, so that writes to it take the fast path again. The
+ * generation moves after that, so its blocks are stale: running one again
+ * checks its bytes and marks the page again.
+ */
+#define CODE_PAGE_WRITES 32
 static void note_write(struct cpu *c, struct xlate *x)
 {
 	uint64_t pi = (x->gpa - x->slot->gpa) >> 12;
-	if (__atomic_load_n(&x->slot->code[pi], __ATOMIC_RELAXED)) {
-		__atomic_fetch_add(&x->slot->gen[pi], 1, __ATOMIC_RELEASE);
-		c->stop = 1;    /* the rest of this block may be what was written */
-	}
+	uint8_t *code = &x->slot->code[pi];
+	uint8_t n = __atomic_load_n(code, __ATOMIC_RELAXED);
+	if (!n)
+		return;
+	__atomic_fetch_add(&x->slot->gen[pi], 1, __ATOMIC_RELEASE);
+	if (n < CODE_PAGE_WRITES)
+		__atomic_compare_exchange_n(code, &n, (uint8_t)(n + 1), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	else if (__atomic_compare_exchange_n(code, &n, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&x->slot->gen[pi], 1, __ATOMIC_SEQ_CST);
+	c->stop = 1;    /* the rest of this block may be what was written */
 }
 
 static uint64_t read_one_page(struct cpu *c, uint64_t lin, int size, int acc)
