@@ -172,13 +172,14 @@ static void test_dead_flags(void)
 }
 
 /*
- * Runs of pure instructions as host code (jit.c), against the handlers:
- * a loop whose body is one long run (the multiply-accumulate step of
- * the kernel's multi-precision code, byte registers AH and BH, 32-bit
+ * Runs of instructions as host code (jit.c), against the handlers: a
+ * loop whose body is one long run (the multiply-accumulate step of the
+ * kernel's multi-precision code, byte registers AH and BH, 32-bit
  * results that clear the upper half, shifts by CL, LEA with an index,
- * CMOV and SETcc) and a run that reads the flags a memory instruction
- * left (ADC after CMP with memory). The run uses every register but RSP
- * and R15, so the code must keep the struct cpu in R15 and save it.
+ * CMOV and SETcc, PUSH and POP) and a run that reads the flags a memory
+ * instruction left (ADC after CMP with memory). The run uses every
+ * register but RSP and R15, so the code must keep the struct cpu in R15
+ * and save it.
  */
 GUEST_CODE(g_runs, C64,
 	"mov $0x1000, %rsp\n"
@@ -191,7 +192,7 @@ GUEST_CODE(g_runs, C64,
 	"setb %sil\n movzbl %sil, %r13d\n add %r13, %r11\n lea 0x10(%r12,%r13,8), %r12\n"
 	"mov $0x12, %ah\n mov %bh, %bl\n add %bl, %ah\n movzbl %ah, %edx\n"
 	"add $1, %ebp\n sar $3, %r12\n xor %r12, %rax\n add %rbx, %rax\n"
-	"rol $7, %rbx\n sub %rdx, %rbx\n inc %r11\n dec %edi\n"
+	"rol $7, %rbx\n sub %rdx, %rbx\n inc %r11\n push %r12\n push %rbx\n pop %r12\n pop %rbx\n dec %edi\n"
 	"jnz 1b\n"
 	"cmp (%r14), %rcx\n adc %rax, %rdx\n adc $0, %r8\n setc %r9b\n sbb %r10d, %r10d\n"
 	"movsbq %r9b, %r9\n movswq %ax, %r10\n movslq %ebx, %r13\n"

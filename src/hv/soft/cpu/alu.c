@@ -452,9 +452,9 @@ const struct pure_variants alu_pure[] = {
 const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 
 /* reg op= memory reads; memory op= reads and writes, but CMP and TEST only read. */
-#define ALU_MEM(form, k, mem, regs, pf) { alu_##form##_##k##1, mem, 0, regs, pf }, \
-	{ alu_##form##_##k##2, mem, 0, regs, pf }, { alu_##form##_##k##4, mem, 0, regs, pf }, \
-	{ alu_##form##_##k##8, mem, 0, regs, pf }
+#define ALU_MEM(form, k, mem, regs, pf) { alu_##form##_##k##1, mem, 0, regs, pf, 0 }, \
+	{ alu_##form##_##k##2, mem, 0, regs, pf, 0 }, { alu_##form##_##k##4, mem, 0, regs, pf, 0 }, \
+	{ alu_##form##_##k##8, mem, 0, regs, pf, 0 }
 #define ALU_MEM_ROWS(form, mem, regs) ALU_MEM(form, add, mem, regs, PF_WRITE), \
 	ALU_MEM(form, or, mem, regs, PF_WRITE), ALU_MEM(form, and, mem, regs, PF_WRITE), \
 	ALU_MEM(form, adc, mem, regs, PF_READ), ALU_MEM(form, sbb, mem, regs, PF_READ), \

@@ -415,6 +415,7 @@ static int jit_describe(const struct insn *in, const struct pure_variants *pv, s
 		ji->flags = mf->flags;
 		ji->mem = mf->mem;
 		ji->size = mf->size ? mf->size : in->opsize;
+		ji->stack = mf->stack;
 	} else {
 		return 0;
 	}

@@ -602,7 +602,10 @@ struct mem_form {
 	uint8_t size;           /* bytes accessed; 0: the operand size */
 	uint8_t regs;           /* JR_REG when ModRM.reg names a register it uses */
 	uint8_t flags;          /* PF_* */
+	uint8_t stack;          /* JS_PUSH, JS_POP: the access is at RSP, which moves; 0: at ModRM */
 };
+#define JS_PUSH 1
+#define JS_POP  2
 extern const struct mem_form alu_mem_forms[], data_mem_forms[];
 extern const unsigned alu_nmem, data_nmem;
 
@@ -631,6 +634,7 @@ struct jit_insn {
 	uint8_t flags;          /* PF_* */
 	uint8_t mem;            /* 0 (pure), JM_READ or JM_WRITE */
 	uint8_t size;           /* bytes of its memory access */
+	uint8_t stack;          /* JS_* */
 	uint8_t flags_live;     /* memory: the flags as they are before it are read later */
 };
 int jit_insn_ok(const struct jit_insn *ji);

@@ -93,7 +93,7 @@ static unsigned regs_used(const struct jit_insn *ji)
 		m |= reg_bit(in->reg, byte);
 	if (ji->regs & JR_RM)
 		m |= reg_bit(in->rm, byte || (ji->regs & JR_RM_BYTE));
-	if ((ji->regs & JR_EA) || ji->mem) {
+	if ((ji->regs & JR_EA) || (ji->mem && !ji->stack)) {
 		if (in->base != NOREG && !(ji->mem && in->base == RSP))
 			m |= 1u << in->base;
 		if (in->index != NOREG)
@@ -278,6 +278,23 @@ static void emit_address(struct emit *e, const struct insn *in, int p, int s)
 		op_mem(e, 1, 0x03, s, p, (int32_t)(offsetof(struct cpu, sbase) + 8 * (size_t)in->seg));
 }
 
+/* PUSH and POP of a 64-bit register: S = RSP - 8 or RSP (the stack's base is 0 in 64-bit mode). */
+static void emit_stack_address(struct emit *e, int stack, int p, int s)
+{
+	op_mem(e, 1, 0x8b, s, p, gpr_at(RSP));                          /* MOV S, [gpr RSP] */
+	if (stack == JS_PUSH)
+		emit_lea(e, s, s, -1, 0, -8);
+}
+
+/* The access at host address S, then RSP moves (through S), as it does once the access is done. */
+static void emit_stack_access(struct emit *e, const struct insn *in, int stack, int p, int s)
+{
+	op_mem(e, 1, stack == JS_PUSH ? 0x89 : 0x8b, in->rm, s, 0);   /* MOV [S], r / MOV r, [S] */
+	op_mem(e, 1, 0x8b, s, p, gpr_at(RSP));
+	emit_lea(e, s, s, -1, 0, stack == JS_PUSH ? -8 : 8);
+	op_mem(e, 1, 0x89, s, p, gpr_at(RSP));
+}
+
 /*
  * S = the host address of the access at S, from the TLB entry (through
  * T and U); a miss jumps to the run's exit for this instruction (*miss:
@@ -428,14 +445,20 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			if (dirty)
 				emit_flags_store(&e, p, r.t);   /* a miss must leave them exact */
 			dirty = valid = 0;
-			emit_address(&e, in, p, r.s);
+			if (ji[i].stack)
+				emit_stack_address(&e, ji[i].stack, p, r.s);
+			else
+				emit_address(&e, in, p, r.s);
 			emit_translate(&e, &ji[i], p, r, &miss[m]);
 			for (int k = 1; k < 3; k++)
 				if (used & (1u << sp[k]))
 					op_mem(&e, 1, 0x8b, sp[k], p, gpr_at(sp[k]));
 			if (ji[i].flags_live)
 				emit_flags_in(&e, p), valid = 1;
-			emit_reencoded(&e, b, in->len, r.s);
+			if (ji[i].stack)
+				emit_stack_access(&e, in, ji[i].stack, p, r.s);
+			else
+				emit_reencoded(&e, b, in->len, r.s);
 			if (used & (1u << r.s))
 				op_mem(&e, 1, 0x8b, r.s, p, gpr_at(r.s));
 			m++;
