@@ -461,7 +461,7 @@ const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 	ALU_MEM(form, sub, mem, regs, PF_WRITE), ALU_MEM(form, xor, mem, regs, PF_WRITE), \
 	ALU_MEM(form, cmp, JM_READ, regs, PF_WRITE), ALU_MEM(form, test, JM_READ, regs, PF_WRITE)
 const struct mem_form alu_mem_forms[] = {
-	ALU_MEM_ROWS(rm, JM_READ, JR_REG), ALU_MEM_ROWS(mr, JM_WRITE, JR_REG), ALU_MEM_ROWS(mi, JM_WRITE, 0),
+	ALU_MEM_ROWS(rm, JM_READ, JR_REG), ALU_MEM_ROWS(mr, JM_WRITE, JR_REG), ALU_MEM_ROWS(mi, JM_WRITE, JR_IMM),
 };
 const unsigned alu_nmem = sizeof(alu_mem_forms) / sizeof(alu_mem_forms[0]);
 

@@ -694,7 +694,7 @@ const unsigned data_npure = sizeof(data_pure) / sizeof(data_pure[0]);
 #define CC_MEM(cc) { cmov_m4_##cc, JM_READ, 0, JR_REG, PF_READ, 0 }, \
 	{ cmov_m8_##cc, JM_READ, 0, JR_REG, PF_READ, 0 },
 const struct mem_form data_mem_forms[] = {
-	MEM4(mov_rm, JM_READ, JR_REG), MEM4(mov_mr, JM_WRITE, JR_REG), MEM4(mov_mi, JM_WRITE, 0),
+	MEM4(mov_rm, JM_READ, JR_REG), MEM4(mov_mr, JM_WRITE, JR_REG), MEM4(mov_mi, JM_WRITE, JR_IMM),
 	{ push64, JM_WRITE, 8, JR_RM, PF_NONE, JS_PUSH }, { pop64, JM_READ, 8, JR_RM, PF_NONE, JS_POP },
 	EXT_MEM(movzb, 1), EXT_MEM(movzw, 2), EXT_MEM(movsb, 1), EXT_MEM(movsw, 2), EXT_MEM(movsd, 4),
 	CC16(CC_MEM)

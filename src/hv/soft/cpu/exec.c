@@ -71,14 +71,6 @@ struct jump_entry {
 	struct block *b;
 };
 
-/* A run of host code that starts with a memory instruction (see jit_run_ref()). */
-struct jit_ref {
-	jit_code *code;
-	insn_fn *fn;            /* the instruction's own handler */
-	uint16_t n;             /* instructions in the run */
-	uint8_t flags_in;       /* the code reads the guest's flags */
-};
-
 struct block_cache {
 	struct block *hash[1 << HASH_BITS];
 	uint32_t tlb_epoch;     /* moves when translations may have changed */
@@ -86,7 +78,6 @@ struct block_cache {
 	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
 	struct jit jit;         /* host code of the blocks' runs */
-	struct jit_ref jit_ref[MAX_INSNS];     /* by instruction: the run that starts there */
 	struct block blocks[MAX_BLOCKS];
 	struct insn insns[MAX_INSNS];
 	uint8_t bytes[MAX_BYTES];
@@ -336,10 +327,10 @@ int cpu_jit_min_run = 6;
  * The handlers of an instruction where a run of host code starts. The
  * handlers go on after the last instruction the code did: the end of
  * the run, or a memory access the TLB could not serve, which its own
- * handler then does. A run that starts with a pure instruction keeps
- * its code in that instruction (in->imm, and in->imm2: the length and
- * JIT_FLAGS_IN), which it no longer needs; one that starts with a memory
- * instruction, in the block cache's table.
+ * handler then does. The code is in in->imm: a pure instruction no
+ * longer needs its immediate (in->imm2 holds the run's length and
+ * JIT_FLAGS_IN); a memory instruction that starts a run has none, and
+ * its own handler is before the code (struct jit_head).
  */
 #define JIT_FLAGS_IN 0x8000
 static void jit_run(struct cpu *c, const struct insn *in)
@@ -351,20 +342,21 @@ static void jit_run(struct cpu *c, const struct insn *in)
 	insn_next_pure(c, in + done - 1, 0);
 }
 
-static void jit_run_ref(struct cpu *c, const struct insn *in)
+static void jit_run_mem(struct cpu *c, const struct insn *in)
 {
-	const struct jit_ref *r = &c->bc->jit_ref[in - c->bc->insns];
-	if (r->flags_in)
+	jit_code *code = (jit_code *)(uintptr_t)in->imm;
+	const struct jit_head *h = (const struct jit_head *)((uintptr_t)in->imm - sizeof(*h));
+	if (h->flags_in)
 		flags_eager(c);
 	c->jit_tlb = c->tlb[c->cpl == 3];
-	int done = r->code(c);
+	int done = code(c);
 	if (done > 0) {
 		insn_next_pure(c, in + done - 1, 0);
 	} else {
 		c->rip = c->block_rip + in->end - in->len;
 		c->next_rip = c->block_rip + in->end;
 		c->cur = in;
-		r->fn(c, in);
+		h->fn(c, in);
 	}
 }
 
@@ -392,14 +384,13 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out);
 	if (!code)
 		return;
+	in[0].imm = (uint64_t)(uintptr_t)code;
 	if (!ji[0].mem) {
 		in[0].fn = jit_run;
-		in[0].imm = (uint64_t)(uintptr_t)code;
 		in[0].imm2 = (uint16_t)(k | (live && touch ? JIT_FLAGS_IN : 0));
-		return;
+	} else {
+		in[0].fn = jit_run_mem;
 	}
-	c->bc->jit_ref[in - c->bc->insns] = (struct jit_ref){ code, in[0].fn, (uint16_t)k, (uint8_t)(live && touch) };
-	in[0].fn = jit_run_ref;
 }
 
 /* What host code may hold of in: a pure instruction with known registers, or a memory form. */
@@ -433,6 +424,8 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct pure_var
 		int k = 0;
 		while (i + k < n && jit_describe(&in[i + k], pv[i + k], &ji[k]))
 			k++;
+		if (k && ji[0].mem && (ji[0].regs & JR_IMM))
+			k = 0;          /* its code would take the place of its immediate */
 		if (k >= cpu_jit_min_run)
 			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1]);
 		i += k ? k : 1;

@@ -560,6 +560,7 @@ struct pure_variants {
 #define JR_RM_BYTE 4    /* in->rm is a byte register id whatever the operand size */
 #define JR_EA      8    /* in->base and in->index */
 #define JR_CL     16    /* RCX, for the count */
+#define JR_IMM    32    /* (memory forms) its handler reads in->imm */
 
 static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, int lean)
 {
@@ -620,6 +621,11 @@ extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
  * writable and, elsewhere, executable.
  */
 typedef int jit_code(struct cpu *c);    /* returns how many instructions it did */
+/* Before each run's code: what its first instruction's handler needs when the code did nothing. */
+struct jit_head {
+	insn_fn *fn;            /* the first instruction's own handler */
+	uint64_t flags_in;      /* the code reads the guest's flags */
+};
 struct jit {
 	uint8_t *rw;
 	const uint8_t *rx;

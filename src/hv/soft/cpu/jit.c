@@ -414,6 +414,10 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	unsigned saved = (used | scratch | 1u << p) & CALLEE_SAVED;
 
 	struct emit e = { j->rw + j->used, j->rw + j->size };
+	struct jit_head head = { ji[0].in->fn, (uint64_t)flags_in };
+	for (size_t k = 0; k < sizeof(head); k++)
+		b1(&e, ((const uint8_t *)&head)[k]);
+	uint8_t *start = e.p;
 	for (int r = 0; r < 16; r++)
 		if (saved & (1u << r))
 			push_pop(&e, 0, r);
@@ -427,8 +431,8 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			op_mem(&e, 1, 0x8b, r, p, gpr_at(r));           /* MOV r, [gpr r] */
 	if (flags_in)
 		emit_flags_in(&e, p);
-	/* dirty: the guest's flags are in RFLAGS only; valid: RFLAGS holds them. */
-	int dirty = 0, valid = flags_in;
+	/* dirty: the guest's flags are in RFLAGS only, not in struct cpu. */
+	int dirty = 0;
 	uint8_t *miss[JIT_MAX_MEM];
 	for (int i = 0, m = 0; i < n; i++) {
 		const struct insn *in = ji[i].in;
@@ -444,7 +448,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 					op_mem(&e, 1, 0x89, sp[k], p, gpr_at(sp[k]));  /* spill */
 			if (dirty)
 				emit_flags_store(&e, p, r.t);   /* a miss must leave them exact */
-			dirty = valid = 0;
+			dirty = 0;
 			if (ji[i].stack)
 				emit_stack_address(&e, ji[i].stack, p, r.s);
 			else
@@ -454,7 +458,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 				if (used & (1u << sp[k]))
 					op_mem(&e, 1, 0x8b, sp[k], p, gpr_at(sp[k]));
 			if (ji[i].flags_live)
-				emit_flags_in(&e, p), valid = 1;
+				emit_flags_in(&e, p);
 			if (ji[i].stack)
 				emit_stack_access(&e, in, ji[i].stack, p, r.s);
 			else
@@ -464,9 +468,8 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			m++;
 		}
 		if (ji[i].flags != PF_NONE)
-			dirty = valid = 1;
+			dirty = 1;
 	}
-	(void)valid;
 	if (flags_out && dirty)
 		b1(&e, 0x9c);                                           /* PUSHFQ */
 	for (int r = 0; r < 16; r++)
@@ -500,7 +503,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	}
 	if (e.p > e.end)
 		return NULL;
-	jit_code *code = (jit_code *)(uintptr_t)(j->rx + j->used);
+	jit_code *code = (jit_code *)(uintptr_t)(j->rx + (start - j->rw));
 	j->used = (size_t)(e.p - j->rw + 15) & ~(size_t)15;
 	if (j->used > j->size)
 		j->used = j->size;
