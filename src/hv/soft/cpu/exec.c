@@ -802,7 +802,7 @@ static void make_link(struct cpu *c, struct block *prev, uint64_t lin, struct bl
 }
 
 /* Blocks run back to back before the loop looks at kicks and epochs again. */
-#define CHAIN_MAX 64
+#define CHAIN_MAX 256
 
 void block_next(struct cpu *c, const struct insn *in)
 {
