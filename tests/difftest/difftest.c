@@ -11,7 +11,7 @@
  * any) must agree.
  *
  * usage: difftest [--seed N] [--seconds S] [--cases N] [--max-insns N] [--jit N] [--list]
- *        --jit N: the shortest run of pure instructions the soft CPU makes host
+ *        --jit N: the shortest run of instructions the soft CPU makes host
  *                 code (1: all of them, 0: none; default: the CPU's own choice)
  *        difftest --corrupt ...   flips a bit of the soft side's RAX, to show
  *                                 that the comparison catches a difference

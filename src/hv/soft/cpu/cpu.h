@@ -274,12 +274,12 @@ struct cpu_exit {
 };
 
 struct block;
+struct block_cache;
 
-/* The shortest run of pure instructions that becomes host code (jit.c); 0: none. */
+/* The shortest run of instructions that becomes host code (jit.c); 0: none. */
 extern int cpu_jit_min_run;
 /* Bytes of host code the CPU made since its code cache last emptied. */
 size_t cpu_host_code_bytes(const struct cpu *c);
-struct block_cache;
 
 struct cpu {
 	/* Architectural state. */

@@ -254,65 +254,60 @@ void insn_block_end(struct cpu *c, const struct insn *in)
 
 static const struct insn block_sentinel = { .fn = insn_block_end };
 
-/* ---- the variants of pure handlers (internal.h) ---- */
+/* ---- what the pass over a decoded block knows of its handlers (internal.h) ---- */
 
-#define PURE_HASH_BITS 10
-static const struct pure_variants *pure_hash[1 << PURE_HASH_BITS];
-static pthread_once_t pure_once = PTHREAD_ONCE_INIT;
+/* A handler as decoded: its pure variants, or the memory form host code can hold. */
+struct handler_info {
+	insn_fn *fn;
+	const struct pure_variants *pure;
+	const struct mem_form *mem;
+};
+#define HANDLER_HASH_BITS 10
+static struct handler_info handler_hash[1 << HANDLER_HASH_BITS];
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 
-static unsigned pure_slot(insn_fn *fn)
+static unsigned handler_slot(insn_fn *fn)
 {
 	uintptr_t k = (uintptr_t)fn;
-	return (unsigned)((k ^ (k >> 7) ^ (k >> 17)) & ((1u << PURE_HASH_BITS) - 1));
+	return (unsigned)((k ^ (k >> 7) ^ (k >> 17)) & ((1u << HANDLER_HASH_BITS) - 1));
+}
+
+static void handler_add(insn_fn *fn, const struct pure_variants *pure, const struct mem_form *mem)
+{
+	unsigned h = handler_slot(fn);
+	while (handler_hash[h].fn)
+		h = (h + 1) & ((1u << HANDLER_HASH_BITS) - 1);
+	handler_hash[h] = (struct handler_info){ fn, pure, mem };
 }
 
 static void pure_add(const struct pure_variants *v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		unsigned h = pure_slot(v[i].v[PV_SYNC]);
-		while (pure_hash[h])
-			h = (h + 1) & ((1u << PURE_HASH_BITS) - 1);
-		pure_hash[h] = &v[i];
-	}
+	for (unsigned i = 0; i < n; i++)
+		handler_add(v[i].v[PV_SYNC], &v[i], NULL);
 }
-
-/* The memory forms host code may hold (internal.h), found the same way. */
-static const struct mem_form *mem_hash[1 << PURE_HASH_BITS];
 
 static void mem_add(const struct mem_form *f, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		unsigned h = pure_slot(f[i].fn);
-		while (mem_hash[h])
-			h = (h + 1) & ((1u << PURE_HASH_BITS) - 1);
-		mem_hash[h] = &f[i];
-	}
+	for (unsigned i = 0; i < n; i++)
+		handler_add(f[i].fn, NULL, &f[i]);
 }
 
-static const struct mem_form *mem_find(insn_fn *fn)
+static void handlers_init(void)
 {
-	for (unsigned h = pure_slot(fn); mem_hash[h]; h = (h + 1) & ((1u << PURE_HASH_BITS) - 1))
-		if (mem_hash[h]->fn == fn)
-			return mem_hash[h];
-	return NULL;
-}
-
-static void pure_init(void)
-{
-	mem_add(alu_mem_forms, alu_nmem);
-	mem_add(data_mem_forms, data_nmem);
 	pure_add(alu_pure, alu_npure);
 	pure_add(data_pure, data_npure);
 	pure_add(shift_pure, shift_npure);
 	pure_add(muldiv_pure, muldiv_npure);
+	mem_add(alu_mem_forms, alu_nmem);
+	mem_add(data_mem_forms, data_nmem);
 }
 
-/* The variants of fn, a handler as decoded; NULL when it is not pure. */
-static const struct pure_variants *pure_find(insn_fn *fn)
+/* What is known of fn; NULL: nothing (neither pure nor a memory form). */
+static const struct handler_info *handler_find(insn_fn *fn)
 {
-	for (unsigned h = pure_slot(fn); pure_hash[h]; h = (h + 1) & ((1u << PURE_HASH_BITS) - 1))
-		if (pure_hash[h]->v[PV_SYNC] == fn)
-			return pure_hash[h];
+	for (unsigned h = handler_slot(fn); handler_hash[h].fn; h = (h + 1) & ((1u << HANDLER_HASH_BITS) - 1))
+		if (handler_hash[h].fn == fn)
+			return &handler_hash[h];
 	return NULL;
 }
 
@@ -324,25 +319,14 @@ static const struct pure_variants *pure_find(insn_fn *fn)
 int cpu_jit_min_run = 6;
 
 /*
- * The handlers of an instruction where a run of host code starts. The
- * handlers go on after the last instruction the code did: the end of
- * the run, or a memory access the TLB could not serve, which its own
- * handler then does. The code is in in->imm: a pure instruction no
- * longer needs its immediate (in->imm2 holds the run's length and
- * JIT_FLAGS_IN); a memory instruction that starts a run has none, and
- * its own handler is before the code (struct jit_head).
+ * The handler of an instruction where a run of host code starts; in->imm
+ * is the code (the instruction's immediate, if it has one, is not needed:
+ * see translate_runs()). The handlers go on after the last instruction
+ * the code did: the end of the run, or a memory access the TLB could not
+ * serve, which its own handler then does, the run's first one included
+ * (struct jit_head).
  */
-#define JIT_FLAGS_IN 0x8000
 static void jit_run(struct cpu *c, const struct insn *in)
-{
-	if (in->imm2 & JIT_FLAGS_IN)
-		flags_eager(c);
-	c->jit_tlb = c->tlb[c->cpl == 3];
-	int done = ((jit_code *)(uintptr_t)in->imm)(c);
-	insn_next_pure(c, in + done - 1, 0);
-}
-
-static void jit_run_mem(struct cpu *c, const struct insn *in)
 {
 	jit_code *code = (jit_code *)(uintptr_t)in->imm;
 	const struct jit_head *h = (const struct jit_head *)((uintptr_t)in->imm - sizeof(*h));
@@ -385,23 +369,19 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 	if (!code)
 		return;
 	in[0].imm = (uint64_t)(uintptr_t)code;
-	if (!ji[0].mem) {
-		in[0].fn = jit_run;
-		in[0].imm2 = (uint16_t)(k | (live && touch ? JIT_FLAGS_IN : 0));
-	} else {
-		in[0].fn = jit_run_mem;
-	}
+	in[0].fn = jit_run;
 }
 
 /* What host code may hold of in: a pure instruction with known registers, or a memory form. */
-static int jit_describe(const struct insn *in, const struct pure_variants *pv, struct jit_insn *ji)
+static int jit_describe(const struct insn *in, const struct handler_info *hi, struct jit_insn *ji)
 {
-	const struct mem_form *mf;
+	const struct pure_variants *pv = hi ? hi->pure : NULL;
+	const struct mem_form *mf = hi ? hi->mem : NULL;
 	*ji = (struct jit_insn){ .in = in };
 	if (pv && pv->regs) {
 		ji->regs = pv->regs;
 		ji->flags = pv->flags;
-	} else if ((mf = mem_find(in->fn)) && in->adsize == 8) {
+	} else if (mf && in->adsize == 8) {
 		ji->regs = mf->regs;
 		ji->flags = mf->flags;
 		ji->mem = mf->mem;
@@ -414,7 +394,7 @@ static int jit_describe(const struct insn *in, const struct pure_variants *pv, s
 }
 
 /* Each run of instructions that host code can do, in 64-bit code, becomes host code. */
-static void translate_runs(struct cpu *c, struct insn *in, const struct pure_variants **pv,
+static void translate_runs(struct cpu *c, struct insn *in, const struct handler_info **hi,
 			   const uint8_t *live_after, int n, const uint8_t *bytes)
 {
 	struct jit_insn ji[BLOCK_MAX_INSNS];
@@ -422,7 +402,7 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct pure_var
 		return;
 	for (int i = 0; i < n;) {
 		int k = 0;
-		while (i + k < n && jit_describe(&in[i + k], pv[i + k], &ji[k]))
+		while (i + k < n && jit_describe(&in[i + k], hi[i + k], &ji[k]))
 			k++;
 		if (k && ji[0].mem && (ji[0].regs & JR_IMM))
 			k = 0;          /* its code would take the place of its immediate */
@@ -440,13 +420,13 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct pure_var
  */
 static void pure_finish_block(struct cpu *c, struct insn *in, int n, const uint8_t *bytes)
 {
-	const struct pure_variants *pv[BLOCK_MAX_INSNS];
+	const struct handler_info *hi[BLOCK_MAX_INSNS];
 	uint8_t live_after[BLOCK_MAX_INSNS];
 	int live = 1, next_pure = 0;
-	pthread_once(&pure_once, pure_init);
+	pthread_once(&handlers_once, handlers_init);
 	for (int i = n - 1; i >= 0; i--) {
-		const struct pure_variants *v = pure_find(in[i].fn);
-		pv[i] = v;
+		hi[i] = handler_find(in[i].fn);
+		const struct pure_variants *v = hi[i] ? hi[i]->pure : NULL;
 		live_after[i] = (uint8_t)live;
 		if (!v) {
 			live = 1;
@@ -461,7 +441,7 @@ static void pure_finish_block(struct cpu *c, struct insn *in, int n, const uint8
 			live = 0;
 		next_pure = 1;
 	}
-	translate_runs(c, in, pv, live_after, n, bytes);
+	translate_runs(c, in, hi, live_after, n, bytes);
 }
 
 /*

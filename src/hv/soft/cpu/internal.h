@@ -590,6 +590,12 @@ static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, i
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 0); } \
 	static void name##_nl(struct cpu *c, const struct insn *in) \
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 1); }
+#define PURE_ENTRY(name, pf, regs) { { name, name##_l, name##_n, name##_nl }, pf, regs }
+
+/* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
+extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[];
+extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
+
 /*
  * Memory forms that a run of host code may hold (jit.c): one access at
  * the ModRM operand of 64-bit code, through the TLB; a miss leaves the
@@ -610,18 +616,12 @@ struct mem_form {
 extern const struct mem_form alu_mem_forms[], data_mem_forms[];
 extern const unsigned alu_nmem, data_nmem;
 
-#define PURE_ENTRY(name, pf, regs) { { name, name##_l, name##_n, name##_nl }, pf, regs }
-
-/* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
-extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[];
-extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
-
 /*
- * Host code for runs of pure instructions (jit.c): a buffer mapped
- * writable and, elsewhere, executable.
+ * Host code for runs of instructions (jit.c): a buffer mapped writable
+ * and, elsewhere, executable.
  */
 typedef int jit_code(struct cpu *c);    /* returns how many instructions it did */
-/* Before each run's code: what its first instruction's handler needs when the code did nothing. */
+/* Before each run's code: what running it needs besides the code. */
 struct jit_head {
 	insn_fn *fn;            /* the first instruction's own handler */
 	uint64_t flags_in;      /* the code reads the guest's flags */

@@ -1,5 +1,5 @@
 /*
- * Runs of pure instructions as host code.
+ * Runs of instructions as host code.
  *
  * A pure instruction (internal.h) works on registers only: it cannot
  * fault, exit or look at RIP, and between two of them nothing but the
@@ -8,11 +8,17 @@
  * its bytes are copied between a prologue that loads the guest
  * registers the run uses into the same host registers, and an epilogue
  * that stores them back. One host register the run does not use holds
- * the struct cpu; a run that uses RSP, the host's stack, stays
- * interpreted. The arithmetic flags live in the host's RFLAGS for the
- * whole run: they are loaded from the guest only when the run reads
- * them before writing them, and stored only when what comes after the
- * run reads them (the liveness pass of exec.c says).
+ * the struct cpu; an instruction that names RSP, the host's stack, ends
+ * a run. The arithmetic flags live in the host's RFLAGS for the whole
+ * run: they are loaded from the guest only when the run reads them
+ * before writing them, and stored only when what comes after the run
+ * reads them (the liveness pass of exec.c says).
+ *
+ * A run may also hold instructions with one plain memory operand (and
+ * PUSH and POP): their operand becomes a host address that the code
+ * looks up in the soft TLB; a miss leaves the code there, with the
+ * registers and the flags stored, and the instruction's own handler
+ * does it, faults included.
  *
  * The code goes to a buffer mapped twice, writable and executable, so
  * that no page is both; it empties with the block cache.
@@ -70,6 +76,20 @@ static void push_pop(struct emit *e, int pop, int r)
 	if (r >= 8)
 		b1(e, 0x41);
 	b1(e, (uint8_t)((pop ? 0x58 : 0x50) + (r & 7)));
+}
+
+/* op with ModRM reg field ext (a register or an opcode extension) and register operand r. */
+static void rex_op_reg(struct emit *e, int w, uint8_t op, int ext, int r)
+{
+	b1(e, (uint8_t)(0x40 | (w ? 8 : 0) | (ext >= 8 ? 4 : 0) | (r >= 8 ? 1 : 0)));
+	b1(e, op);
+	b1(e, (uint8_t)(0xc0 | (ext & 7) << 3 | (r & 7)));
+}
+
+/* MOV d, s (64-bit) */
+static void mov_rr(struct emit *e, int d, int s)
+{
+	rex_op_reg(e, 1, 0x89, s, d);
 }
 
 static int32_t gpr_at(int r)
@@ -188,19 +208,6 @@ static void emit_flags_in(struct emit *e, int p)
 	b1(e, 0x9d);                                                    /* POPFQ */
 }
 
-/* The guest's arithmetic flags = those on the stack (PUSHFQ); the registers but p are free. */
-static void emit_flags_out(struct emit *e, int p)
-{
-	int32_t flags = (int32_t)offsetof(struct cpu, flags);
-	int t = p == RAX ? RCX : RAX;
-	b1(e, (uint8_t)(0x58 + t));                                     /* POP t */
-	b1(e, 0x81); b1(e, (uint8_t)(0xe0 + t)); b4(e, F_ARITH);        /* AND t32, F_ARITH */
-	op_mem(e, 1, 0x81, 4, p, flags);                                /* AND [flags], ~F_ARITH */
-	b4(e, ~(uint32_t)F_ARITH);
-	op_mem(e, 1, 0x09, t, p, flags);                                /* OR [flags], t */
-	op_mem(e, 0, 0xc7, 0, p, (int32_t)offsetof(struct cpu, lf_op)); /* MOV [lf_op], 0 */
-	b4(e, 0);
-}
 
 /* ---- memory operands ---- */
 
@@ -224,12 +231,6 @@ static int pick_scratch(unsigned used, unsigned taken, int low)
 	return best;
 }
 
-static void rex_op_reg(struct emit *e, int w, uint8_t op, int ext, int r)
-{
-	b1(e, (uint8_t)(0x40 | (w ? 8 : 0) | (r >= 8 ? 1 : 0)));
-	b1(e, op);
-	b1(e, (uint8_t)(0xc0 | ext << 3 | (r & 7)));
-}
 
 /* LEA d, [b + x * 2^scale + disp] (b, x: -1 for none) */
 static void emit_lea(struct emit *e, int d, int b, int x, int scale, int32_t disp)
@@ -245,11 +246,10 @@ static void emit_lea(struct emit *e, int d, int b, int x, int scale, int32_t dis
 	b4(e, (uint32_t)disp);
 }
 
-/* Guest flags from RFLAGS into struct cpu, exact, through register t. */
-static void emit_flags_store(struct emit *e, int p, int t)
+/* The guest's arithmetic flags = those on the stack (PUSHFQ), through register t. */
+static void emit_flags_out(struct emit *e, int p, int t)
 {
 	int32_t flags = (int32_t)offsetof(struct cpu, flags);
-	b1(e, 0x9c);                                                    /* PUSHFQ */
 	push_pop(e, 1, t);                                              /* POP t */
 	rex_op_reg(e, 0, 0x81, 4, t);                                   /* AND t32, F_ARITH */
 	b4(e, F_ARITH);
@@ -258,6 +258,13 @@ static void emit_flags_store(struct emit *e, int p, int t)
 	op_mem(e, 1, 0x09, t, p, flags);                                /* OR [flags], t */
 	op_mem(e, 0, 0xc7, 0, p, (int32_t)offsetof(struct cpu, lf_op)); /* MOV [lf_op], 0 */
 	b4(e, 0);
+}
+
+/* The guest's arithmetic flags = RFLAGS's, exact in struct cpu, through register t. */
+static void emit_flags_store(struct emit *e, int p, int t)
+{
+	b1(e, 0x9c);                                                    /* PUSHFQ */
+	emit_flags_out(e, p, t);
 }
 
 /* S = the linear address of in's memory operand. */
@@ -304,16 +311,12 @@ static void emit_translate(struct emit *e, const struct jit_insn *ji, int p, str
 {
 	int32_t tag = ji->mem == JM_WRITE ? (int32_t)offsetof(struct tlb_entry, tag_w)
 					  : (int32_t)offsetof(struct tlb_entry, tag_r);
-	b1(e, (uint8_t)(0x48 | (r.s >= 8 ? 4 : 0) | (r.t >= 8 ? 1 : 0)));  /* MOV T, S */
-	b1(e, 0x89);
-	b1(e, (uint8_t)(0xc0 | (r.s & 7) << 3 | (r.t & 7)));
+	mov_rr(e, r.t, r.s);
 	rex_op_reg(e, 1, 0xc1, 5, r.t);                                 /* SHR T, 12 */
 	b1(e, 12);
 	rex_op_reg(e, 0, 0x81, 4, r.t);                                 /* AND T32, TLB_SIZE - 1 */
 	b4(e, TLB_SIZE - 1);
-	b1(e, (uint8_t)(0x48 | (r.t >= 8 ? 5 : 0)));                    /* IMUL T, T, sizeof */
-	b1(e, 0x69);
-	b1(e, (uint8_t)(0xc0 | (r.t & 7) << 3 | (r.t & 7)));
+	rex_op_reg(e, 1, 0x69, r.t, r.t);                               /* IMUL T, T, sizeof */
 	b4(e, (uint32_t)sizeof(struct tlb_entry));
 	op_mem(e, 1, 0x03, r.t, p, (int32_t)offsetof(struct cpu, jit_tlb));   /* ADD T, [jit_tlb] */
 	/* The last byte's page against the tag: a miss, or an access that crosses the page. */
@@ -369,8 +372,8 @@ static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
 }
 
 /*
- * Translates the instructions ji[0..n) of 64-bit code; bytes holds the block's bytes (in->end counts from there).
- * flags_in: the run reads the guest's flags before it writes them;
+ * Translates the instructions ji[0..n) of 64-bit code; bytes holds the
+ * block's bytes (in->end counts from there). flags_in: the run reads the guest's flags before it writes them;
  * flags_out: what follows reads the flags the run leaves. Returns the
  * code, or NULL when there is no room or the run cannot be done so.
  */
@@ -421,11 +424,8 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	for (int r = 0; r < 16; r++)
 		if (saved & (1u << r))
 			push_pop(&e, 0, r);
-	if (p != RDI) {
-		b1(&e, (uint8_t)(0x48 | (p >= 8 ? 1 : 0)));             /* MOV p, RDI */
-		b1(&e, 0x89);
-		b1(&e, (uint8_t)(0xc0 | RDI << 3 | (p & 7)));
-	}
+	if (p != RDI)
+		mov_rr(&e, p, RDI);
 	for (int r = 0; r < 16; r++)
 		if (used & (1u << r))
 			op_mem(&e, 1, 0x8b, r, p, gpr_at(r));           /* MOV r, [gpr r] */
@@ -476,7 +476,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		if (used & (1u << r))
 			op_mem(&e, 1, 0x89, r, p, gpr_at(r));           /* MOV [gpr r], r */
 	if (flags_out && dirty)
-		emit_flags_out(&e, p);
+		emit_flags_out(&e, p, p == RAX ? RCX : RAX);    /* the registers but p are free */
 	b1(&e, 0xb8);                                                   /* MOV EAX, n */
 	b4(&e, (uint32_t)n);
 	uint8_t *leave = e.p;
@@ -504,8 +504,6 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	if (e.p > e.end)
 		return NULL;
 	jit_code *code = (jit_code *)(uintptr_t)(j->rx + (start - j->rw));
-	j->used = (size_t)(e.p - j->rw + 15) & ~(size_t)15;
-	if (j->used > j->size)
-		j->used = j->size;
+	j->used = (size_t)(e.p - j->rw + 15) & ~(size_t)15;     /* the size is a multiple of 16 */
 	return code;
 }
