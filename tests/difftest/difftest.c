@@ -344,6 +344,8 @@ static void print_case(FILE *f, const struct kase *k)
 	fprintf(f, "  instructions:");
 	for (int i = 0; i < k->seq.n; i++)
 		fprintf(f, " %s;", k->seq.names[i]);
+	if (k->seq.loop)
+		fprintf(f, " (in a loop)");
 	fprintf(f, "\n  bytes:");
 	for (int i = 0; i < k->seq.len; i++)
 		fprintf(f, " %02x", k->seq.bytes[i]);

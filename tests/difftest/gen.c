@@ -558,12 +558,31 @@ static void gen_one(struct out *o, struct rng *r, const struct tmpl *t, int size
 	}
 }
 
+/*
+ * Now and then the sequence becomes the body of a loop that runs it 1-4
+ * times, counting in the scratch byte at 240, beyond what the body's
+ * operands (disp8 up to 111) and string instructions (up to 191) reach.
+ * The SUB that counts defines every flag, so the next pass starts with
+ * no undefined ones.
+ */
+static const uint8_t loop_head[] = { 0x41, 0xc6, 0x87, 240, 0, 0, 0 };     /* mov byte [r15+240], imm8 */
+static const uint8_t loop_count[] = { 0x41, 0x80, 0xaf, 240, 0, 0, 0, 1 }; /* sub byte [r15+240], 1 */
+
 void gen_sequence(struct rng *r, struct seq *s, int max_insns)
 {
 	init_tmpls();
 	memset(s, 0, sizeof(*s));
 	int want = 1 + rng_next(r) % max_insns;
 	struct out o = { s->bytes, 0, GEN_MAX_BYTES - 24 };
+	int body = 0;
+	s->loop = rng_next(r) % 4 == 0;
+	if (s->loop) {
+		for (unsigned i = 0; i < sizeof(loop_head); i++)
+			put(&o, loop_head[i]);
+		put(&o, (uint8_t)(1 + rng_next(r) % 4));
+		body = o.n;
+		o.max -= (int)sizeof(loop_count) + 2;
+	}
 	for (int i = 0; i < want && i < 8 && o.n < o.max - 24; i++) {
 		const struct tmpl *t;
 		/* An instruction that reads flags comes only while they are all defined. */
@@ -573,6 +592,13 @@ void gen_sequence(struct rng *r, struct seq *s, int max_insns)
 		gen_one(&o, r, t, pick_size(r, t->sizes));
 		s->undef_flags |= t->undef;
 		s->names[s->n++] = t->name;
+	}
+	if (s->loop) {
+		o.max += (int)sizeof(loop_count) + 2;
+		for (unsigned i = 0; i < sizeof(loop_count); i++)
+			put(&o, loop_count[i]);
+		put(&o, 0x75);                                  /* jnz body */
+		put(&o, (uint8_t)(body - (o.n + 1)));
 	}
 	s->len = o.n;
 }

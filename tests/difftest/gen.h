@@ -28,6 +28,7 @@ struct seq {
 	int len;
 	int n;                          /* instructions */
 	uint32_t undef_flags;           /* flags to ignore when comparing */
+	int loop;                       /* the instructions run in a loop (gen.c) */
 	const char *names[8];
 };
 

@@ -259,6 +259,92 @@ static void test_jit_run_fault(void)
 }
 
 /*
+ * A fault in a run after INC and DEC, which keep CF: the carry the
+ * handler sees is the guest's from before the run, set and then clear,
+ * whatever the host's was when the run's code began.
+ */
+#define PASS_FAULT_RUN \
+	"popfq\n inc %eax\n dec %ebx\n inc %ecx\n dec %edx\n inc %esi\n mov 8(%r8), %rdx\n"
+GUEST_CODE(g_pass_fault_cf1, C64,
+	"mov $0x1000, %rsp\n mov $0x7f0000000000, %r8\n stc\n pushfq\n" PASS_FAULT_RUN);
+GUEST_CODE(g_pass_fault_cf0, C64,
+	"mov $0x1000, %rsp\n mov $0x7f0000000000, %r8\n clc\n pushfq\n" PASS_FAULT_RUN);
+
+static void test_jit_pass_fault(void)
+{
+	const uint8_t *code[2][2] = { { g_pass_fault_cf1, g_pass_fault_cf1_end },
+				      { g_pass_fault_cf0, g_pass_fault_cf0_end } };
+	for (int k = 0; k < 2; k++) {
+		struct tcpu h, j;
+		run_both_ways(&h, &j, code[k][0], code[k][1]);
+		CHECK_EQ(tcpu_vector(&j), EX_PF);
+		CHECK_EQ(t_flags(&j) & F_CF, k ? 0 : F_CF);
+		CHECK_EQ(t_flags(&j) & F_ARITH, t_flags(&h) & F_ARITH);
+		tcpu_free(&h);
+		tcpu_free(&j);
+	}
+}
+
+/*
+ * Blocks that branch back to their own start loop in host code: a
+ * memory load before the first flag write, a loop that reads the flags
+ * the last pass left, and a JMP loop that walks into an unmapped page.
+ * Each runs longer than a chain may, so the loops leave their code and
+ * come back to it.
+ */
+GUEST_CODE(g_loops, C64,
+	"mov $0x100000, %rsi\n mov $3000, %ecx\n xor %eax, %eax\n xor %edx, %edx\n"
+	"1: mov (%rsi), %rbx\n add %rbx, %rax\n adc $0, %rdx\n mov %rax, 8(%rsi)\n"
+	"lea 1(%rax,%rdx,2), %rbx\n mov %rbx, (%rsi)\n dec %ecx\n jnz 1b\n"
+	"mov $2000, %edi\n mov $0x9e3779b97f4a7c15, %r8\n stc\n"
+	"2: adc %rdi, %r8\n rol $3, %r8\n setc %r10b\n add %r10, %r11\n dec %edi\n jnz 2b\n"
+	"mov $0x3ff000, %rsi\n"
+	"3: add (%rsi), %r9\n add $0x100, %rsi\n lea 0x35(%r12,%rsi), %r12\n test $0x5a5, %r12d\n jmp 3b\n");
+
+static void check_same(struct tcpu *h, struct tcpu *j)
+{
+	CHECK_EQ(h->c.rip, j->c.rip);
+	CHECK_EQ(h->c.icount, j->c.icount);
+	for (int r = 0; r < 16; r++)
+		CHECK_EQ(j->c.gpr[r], h->c.gpr[r]);
+	CHECK_EQ(t_flags(j) & F_ARITH, t_flags(h) & F_ARITH);
+}
+
+static void test_jit_loops(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_loops, g_loops_end);
+	CHECK(cpu_host_code_bytes(&j.c) > 0);
+	CHECK_EQ(tcpu_vector(&j), EX_PF);
+	CHECK_EQ(j.c.gpr[R_SI], 0x400000);      /* the 17th pass of the JMP loop faulted */
+	CHECK_EQ(j.c.gpr[R_CX], 0);
+	CHECK_EQ(j.c.gpr[R_DI], 0);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
+/* The budget ends a loop of host code where it ends the same loop run by the handlers. */
+static void test_jit_loop_budget(void)
+{
+	int old = cpu_jit_min_run;
+	for (uint64_t budget = 997; budget < 40000; budget += 7919) {
+		struct tcpu t[2];
+		for (int i = 0; i < 2; i++) {
+			cpu_jit_min_run = i;
+			tcpu_init(&t[i], T_LONG);
+			tcpu_load(&t[i], g_loops, g_loops_end);
+			t[i].c.budget = budget;
+			CHECK_EQ(cpu_run(&t[i].c), EXIT_PREEMPTION_TIMER);
+		}
+		check_same(&t[0], &t[1]);
+		tcpu_free(&t[0]);
+		tcpu_free(&t[1]);
+	}
+	cpu_jit_min_run = old;
+}
+
+/*
  * A page that held code and is then written over and over (as the
  * kernel's decompressor leaves its pages) stops being a code page; new
  * code written there later must still run, not the blocks decoded before.
@@ -294,6 +380,9 @@ int main(void)
 	RUN(test_dead_flags);
 	RUN(test_jit_runs);
 	RUN(test_jit_run_fault);
+	RUN(test_jit_pass_fault);
+	RUN(test_jit_loops);
+	RUN(test_jit_loop_budget);
 	RUN(test_code_page_to_data);
 	TEST_EXIT();
 }

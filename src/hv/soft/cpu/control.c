@@ -245,6 +245,16 @@ int insn_is_near_branch(insn_fn *fn)
 	return 0;
 }
 
+int insn_branch_cc(insn_fn *fn)
+{
+	if (fn == jmp64)
+		return JIT_JMP;
+	for (int cc = 0; cc < 16; cc++)
+		if (fn == jcc64[cc])
+			return cc;
+	return -1;
+}
+
 insn_fn *control_select(struct insn *in, insn_fn *fn, int code_size)
 {
 	if (code_size != 8 || in->opsize != 8)

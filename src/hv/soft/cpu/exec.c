@@ -336,6 +336,11 @@ static void jit_run(struct cpu *c, const struct insn *in)
 	int done = code(c);
 	if (done > 0) {
 		insn_next_pure(c, in + done - 1, 0);
+	} else if (done == JIT_BRANCHED) {
+		const struct insn *br = in + h->n;
+		c->rip = c->block_rip + br->end - br->len;
+		c->cur = br;
+		block_next(c, br);
 	} else {
 		c->rip = c->block_rip + in->end - in->len;
 		c->next_rip = c->block_rip + in->end;
@@ -349,23 +354,26 @@ static void jit_run(struct cpu *c, const struct insn *in)
  * translator needs of each). live_out: the flags are read after them.
  */
 static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, int k,
-			  const uint8_t *bytes, int live_out)
+			  const uint8_t *bytes, int live_out, struct jit_loop loop)
 {
 	/*
 	 * Backwards: whether the flags before each instruction are read
 	 * later; host code needs them in RFLAGS only where an instruction
-	 * after that point touches them (else struct cpu has them).
+	 * after that point touches them (else struct cpu has them). The
+	 * Jcc of a loop reads them in RFLAGS. An instruction that keeps
+	 * some of them counts as reading them: what it leaves reaches struct
+	 * cpu whole, before a memory access for one.
 	 */
-	int live = live_out, touch = 0;
+	int live = live_out, touch = loop.cc >= 0 && loop.cc != JIT_JMP;
 	for (int i = k - 1; i >= 0; i--) {
-		if (ji[i].flags == PF_READ)
+		if (ji[i].flags == PF_READ || ji[i].flags == PF_PASS)
 			live = 1;
 		else if (ji[i].flags == PF_WRITE)
 			live = 0;
 		touch |= ji[i].flags != PF_NONE;
 		ji[i].flags_live = (uint8_t)(live && touch);
 	}
-	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out);
+	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out, loop);
 	if (!code)
 		return;
 	in[0].imm = (uint64_t)(uintptr_t)code;
@@ -406,8 +414,11 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct handler_
 			k++;
 		if (k && ji[0].mem && (ji[0].regs & JR_IMM))
 			k = 0;          /* its code would take the place of its immediate */
-		if (k >= cpu_jit_min_run)
-			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1]);
+		struct jit_loop loop = { -1, 0 };
+		if (i == 0 && k == n - 1 && k > 0 && (uint64_t)in[k].end + in[k].imm == 0)
+			loop = (struct jit_loop){ insn_branch_cc(in[k].fn), in[k].end };
+		if (k >= cpu_jit_min_run || (loop.cc >= 0 && cpu_jit_min_run > 0))
+			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1], loop);
 		i += k ? k : 1;
 	}
 }

@@ -620,11 +620,14 @@ extern const unsigned alu_nmem, data_nmem;
  * Host code for runs of instructions (jit.c): a buffer mapped writable
  * and, elsewhere, executable.
  */
-typedef int jit_code(struct cpu *c);    /* returns how many instructions it did */
+typedef int jit_code(struct cpu *c);    /* returns how many instructions it did; JIT_BRANCHED */
+/* The run's code also did the branch after it, which set c->next_rip (struct jit_loop). */
+#define JIT_BRANCHED (-1)
 /* Before each run's code: what running it needs besides the code. */
 struct jit_head {
 	insn_fn *fn;            /* the first instruction's own handler */
-	uint64_t flags_in;      /* the code reads the guest's flags */
+	uint32_t flags_in;      /* the code reads the guest's flags */
+	uint32_t n;             /* instructions in the run */
 };
 struct jit {
 	uint8_t *rw;
@@ -644,8 +647,18 @@ struct jit_insn {
 	uint8_t flags_live;     /* memory: the flags as they are before it are read later */
 };
 int jit_insn_ok(const struct jit_insn *ji);
+/*
+ * A run that is a whole block but its last instruction, a JMP or Jcc
+ * back to the run's first one: the code loops itself, as block_next()
+ * would chain the block to itself.
+ */
+struct jit_loop {
+	int cc;                 /* the Jcc's condition (0-15); JIT_JMP; -1: no loop */
+	uint16_t end;           /* where the branch ends, from the block's start */
+};
+#define JIT_JMP 16
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
-			int flags_in, int flags_out);
+			int flags_in, int flags_out, struct jit_loop loop);
 
 /*
  * The end of a block whose last instruction, a near branch of 64-bit
@@ -660,6 +673,8 @@ void block_next(struct cpu *c, const struct insn *in);
  * blocks look at (RIP, general registers and memory only).
  */
 int insn_is_near_branch(insn_fn *fn);
+/* The condition of a Jcc handler of 64-bit code (0-15), JIT_JMP for its JMP, else -1. */
+int insn_branch_cc(insn_fn *fn);
 
 /* Far-pointer and branch targets, masked to the operand size of the mode. */
 static inline void branch_to(struct cpu *c, uint64_t target, int opsize)

@@ -371,6 +371,120 @@ static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
 		b1(e, b[i]);
 }
 
+/* ---- a run that loops ---- */
+
+/* A rel32 jump at the code being emitted, to where is not known yet: returns where its rel32 goes. */
+static uint8_t *jump_later(struct emit *e, uint8_t op2)
+{
+	if (op2)
+		b1(e, 0x0f);
+	b1(e, op2 ? op2 : 0xe9);
+	uint8_t *at = e->p;
+	b4(e, 0);
+	return at;
+}
+
+/* Points the rel32 at `at` to `to`. */
+static void land(struct emit *e, uint8_t *at, const uint8_t *to)
+{
+	if (at + 4 <= e->end && to <= e->end)
+		memcpy(at, &(int32_t){ (int32_t)(to - (at + 4)) }, 4);
+}
+
+static void jump_to(struct emit *e, const uint8_t *to)
+{
+	land(e, jump_later(e, 0), to);
+}
+
+static void store_regs(struct emit *e, unsigned regs, int p)
+{
+	for (int r = 0; r < 16; r++)
+		if (regs & (1u << r))
+			op_mem(e, 1, 0x89, r, p, gpr_at(r));            /* MOV [gpr r], r */
+}
+
+/*
+ * The guest's arithmetic flags = RFLAGS's, exact in struct cpu, when
+ * every register may be live: one goes to the host stack meanwhile.
+ * RFLAGS does not keep them.
+ */
+static void emit_flags_store_keep_regs(struct emit *e, int p)
+{
+	int t = p == RAX ? RCX : RAX;
+	b1(e, 0x9c);                                                    /* PUSHFQ */
+	push_pop(e, 0, t);
+	op_mem(e, 1, 0x8b, t, RSP, 8);                                  /* MOV t, [RSP + 8] */
+	rex_op_reg(e, 0, 0x81, 4, t);                                   /* AND t32, F_ARITH */
+	b4(e, F_ARITH);
+	int32_t flags = (int32_t)offsetof(struct cpu, flags);
+	op_mem(e, 1, 0x81, 4, p, flags);                                /* AND [flags], ~F_ARITH */
+	b4(e, ~(uint32_t)F_ARITH);
+	op_mem(e, 1, 0x09, t, p, flags);                                /* OR [flags], t */
+	op_mem(e, 0, 0xc7, 0, p, (int32_t)offsetof(struct cpu, lf_op)); /* MOV [lf_op], 0 */
+	b4(e, 0);
+	push_pop(e, 1, t);
+	emit_lea(e, RSP, RSP, -1, 0, 8);                                /* drop the pushed flags */
+}
+
+/*
+ * Leaves the code as the branch would, to the block's start + off: the
+ * registers stored, the flags too (pushed: they are on the host stack),
+ * c->next_rip set; returns JIT_BRANCHED through leave.
+ */
+static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, uint16_t off,
+			     const uint8_t *leave)
+{
+	int t = p == RAX ? RCX : RAX;
+	store_regs(e, used, p);
+	if (pushed)
+		emit_flags_out(e, p, t);
+	op_mem(e, 1, 0x8b, t, p, (int32_t)offsetof(struct cpu, block_rip));
+	if (off)
+		emit_lea(e, t, t, -1, 0, off);
+	op_mem(e, 1, 0x89, t, p, (int32_t)offsetof(struct cpu, next_rip));
+	b1(e, 0xb8);                                                    /* MOV EAX, JIT_BRANCHED */
+	b4(e, (uint32_t)JIT_BRANCHED);
+	if (leave)
+		jump_to(e, leave);
+}
+
+/*
+ * The branch back to the run's start, taken: what block_next() checks
+ * before it chains a block to itself (the chain may go on, the budget
+ * holds another pass), then what it does (the pass retires), then the
+ * jump to top, with the registers still in place. top wants the flags
+ * exact in struct cpu when store is set; dirty: they are in RFLAGS only.
+ */
+static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirty, int store,
+			   const uint8_t *top, const uint8_t *leave)
+{
+	int pushed = 0;
+	if (dirty && store)
+		emit_flags_store_keep_regs(e, p);
+	else if (dirty)
+		pushed = 1, b1(e, 0x9c);                                /* PUSHFQ: for an exit */
+	int32_t chain_left = (int32_t)offsetof(struct cpu, chain_left);
+	int32_t budget = (int32_t)offsetof(struct cpu, budget);
+	op_mem(e, 0, 0x83, 7, p, chain_left);                           /* CMP DWORD [chain_left], 0 */
+	b1(e, 0);
+	uint8_t *out1 = jump_later(e, 0x8e);                            /* JLE out */
+	op_mem(e, 1, 0x81, 7, p, budget);                               /* CMP [budget], n */
+	b4(e, (uint32_t)n);
+	uint8_t *out2 = jump_later(e, 0x86);                            /* JBE out */
+	if (pushed)
+		emit_lea(e, RSP, RSP, -1, 0, 8);
+	op_mem(e, 1, 0x81, 0, p, (int32_t)offsetof(struct cpu, icount));   /* ADD [icount], n */
+	b4(e, (uint32_t)n);
+	op_mem(e, 1, 0x81, 5, p, budget);                               /* SUB [budget], n */
+	b4(e, (uint32_t)n);
+	op_mem(e, 0, 0x83, 5, p, chain_left);                           /* SUB DWORD [chain_left], 1 */
+	b1(e, 1);
+	jump_to(e, top);
+	land(e, out1, e->p);
+	land(e, out2, e->p);
+	emit_branch_exit(e, used, p, pushed, 0, leave);
+}
+
 /*
  * Translates the instructions ji[0..n) of 64-bit code; bytes holds the
  * block's bytes (in->end counts from there). flags_in: the run reads the guest's flags before it writes them;
@@ -379,7 +493,7 @@ static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
  */
 #define JIT_MAX_MEM 32
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
-			int flags_in, int flags_out)
+			int flags_in, int flags_out, struct jit_loop loop)
 {
 	if (!j->rw)
 		return NULL;
@@ -417,7 +531,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	unsigned saved = (used | scratch | 1u << p) & CALLEE_SAVED;
 
 	struct emit e = { j->rw + j->used, j->rw + j->size };
-	struct jit_head head = { ji[0].in->fn, (uint64_t)flags_in };
+	struct jit_head head = { ji[0].in->fn, (uint32_t)flags_in, (uint32_t)n };
 	for (size_t k = 0; k < sizeof(head); k++)
 		b1(&e, ((const uint8_t *)&head)[k]);
 	uint8_t *start = e.p;
@@ -429,8 +543,10 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	for (int r = 0; r < 16; r++)
 		if (used & (1u << r))
 			op_mem(&e, 1, 0x8b, r, p, gpr_at(r));           /* MOV r, [gpr r] */
+	uint8_t *top_flags = e.p;
 	if (flags_in)
 		emit_flags_in(&e, p);
+	uint8_t *top = e.p;
 	/* dirty: the guest's flags are in RFLAGS only, not in struct cpu. */
 	int dirty = 0;
 	uint8_t *miss[JIT_MAX_MEM];
@@ -470,20 +586,36 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		if (ji[i].flags != PF_NONE)
 			dirty = 1;
 	}
-	if (flags_out && dirty)
-		b1(&e, 0x9c);                                           /* PUSHFQ */
-	for (int r = 0; r < 16; r++)
-		if (used & (1u << r))
-			op_mem(&e, 1, 0x89, r, p, gpr_at(r));           /* MOV [gpr r], r */
-	if (flags_out && dirty)
-		emit_flags_out(&e, p, p == RAX ? RCX : RAX);    /* the registers but p are free */
-	b1(&e, 0xb8);                                                   /* MOV EAX, n */
-	b4(&e, (uint32_t)n);
+	uint8_t *back = NULL;
+	if (loop.cc < 0) {
+		if (flags_out && dirty)
+			b1(&e, 0x9c);                                   /* PUSHFQ */
+		store_regs(&e, used, p);
+		if (flags_out && dirty)
+			emit_flags_out(&e, p, p == RAX ? RCX : RAX);    /* the registers but p are free */
+		b1(&e, 0xb8);                                           /* MOV EAX, n */
+		b4(&e, (uint32_t)n);
+	} else if (loop.cc == JIT_JMP) {
+		back = jump_later(&e, 0);
+	} else {
+		back = jump_later(&e, (uint8_t)(0x80 | loop.cc));      /* the guest's Jcc */
+		if (dirty)
+			b1(&e, 0x9c);
+		emit_branch_exit(&e, used, p, dirty, loop.end, NULL);
+	}
 	uint8_t *leave = e.p;
 	for (int r = 15; r >= 0; r--)
 		if (saved & (1u << r))
 			push_pop(&e, 1, r);
 	b1(&e, 0xc3);                                                   /* RET */
+	if (back) {
+		/* Where the pass starts again, struct cpu must have the flags if a miss or top reads them. */
+		int store = flags_in;
+		for (int i = 0; i < n && !store && (ji[i].mem || ji[i].flags == PF_NONE); i++)
+			store = ji[i].mem != 0;
+		land(&e, back, e.p);
+		emit_loop_back(&e, used, p, n + 1, dirty, store, flags_in ? top_flags : top, leave);
+	}
 	/* The misses: the registers back (the spilled ones are there already), and the count done. */
 	for (int i = 0, m = 0; i < n; i++) {
 		if (!ji[i].mem)
