@@ -61,6 +61,28 @@ GUEST_CODE(g_strings, C64,
 	"mov $0x24000, %rdi\n mov $0x25000, %rsi\n mov $512, %ecx\n rep movsq\n"
 	"mov $0x26ff8, %rdi\n mov $0x25ff8, %rsi\n mov $512, %ecx\n std\n rep movsq\n cld\n");
 
+/*
+ * REP MOVSQ between linear addresses 4 MiB apart, which share their TLB
+ * entry: linear 0x400000 is a 2 MiB page at physical 0x200000, so the
+ * copy from 0x100000 lands at physical 0x300000.
+ */
+GUEST_CODE(g_movs_alias, C64,
+	"mov $0x100000, %rsi\n mov $0x500000, %rdi\n mov $0x2000, %ecx\n cld\n rep movsq\n");
+
+static void test_movs_same_tlb_entry(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	t_write(&t, 0x12010, 8, 0x200083);      /* PD[2]: 2 MiB at 0x200000 */
+	for (int i = 0; i < 0x10000; i++)
+		t.mem[0x100000 + i] = (uint8_t)(i * 7 + (i >> 8));
+	CHECK(tcpu_exec(&t, g_movs_alias, g_movs_alias_end));
+	CHECK(!memcmp(t.mem + 0x300000, t.mem + 0x100000, 0x10000));
+	CHECK_EQ(t.c.gpr[R_CX], 0);
+	CHECK_EQ(t.c.gpr[R_DI], 0x510000);
+	tcpu_free(&t);
+}
+
 static void test_string_runs(void)
 {
 	struct tcpu t;
@@ -375,6 +397,7 @@ int main(void)
 {
 	RUN(test_remap_code);
 	RUN(test_string_runs);
+	RUN(test_movs_same_tlb_entry);
 	RUN(test_lazy_flags);
 	RUN(test_specialized_forms);
 	RUN(test_dead_flags);

@@ -175,8 +175,23 @@ static uint64_t movs_chunk(struct cpu *c, const struct insn *in, const struct st
 	uint64_t src = c->sbase[in->seg] + c->gpr[R_SI], dst = c->sbase[S_ES] + c->gpr[R_DI];
 	uint64_t n = page_run(s, dst, page_run(s, src, max));
 	size_t len = (size_t)(n * (uint64_t)s->size);
-	uint8_t *p = n ? tlb_read_ptr(c, src, (int)len) : NULL;
+	if (!n || !is_canonical(src) || !is_canonical(dst))
+		return 0;       /* (the elements fault: #GP or #SS as the segment says) */
+	/*
+	 * The two may share a TLB entry (4 MiB apart, as the decompressor's
+	 * copies are): each is looked up, filled if need be (faulting as the
+	 * first element would), and its host address kept before the other.
+	 */
+	uint8_t *p = tlb_read_ptr(c, src, (int)len);
+	if (!p) {
+		mmu_translate(c, src, ACC_R);
+		p = tlb_read_ptr(c, src, (int)len);
+	}
 	uint8_t *q = p ? tlb_write_ptr(c, dst, (int)len) : NULL;
+	if (p && !q) {
+		mmu_translate(c, dst, ACC_W);
+		q = tlb_write_ptr(c, dst, (int)len);
+	}
 	/* A destination just above the source repeats it element by element: not memmove. */
 	if (!q || (q > p && q < p + len))
 		return 0;
