@@ -20,6 +20,13 @@
  * registers and the flags stored, and the instruction's own handler
  * does it, faults included.
  *
+ * A block that is one such run and a JMP or Jcc back to its own start
+ * (a loop) gets the branch too: the code loops itself, with the checks
+ * block_next() makes before it chains a block to itself (the chain may
+ * go on, the budget holds another pass), and leaves like the branch
+ * would when they fail or the Jcc falls through. The registers stay in
+ * the host's from one pass to the next.
+ *
  * The code goes to a buffer mapped twice, writable and executable, so
  * that no page is both; it empties with the block cache.
  */
