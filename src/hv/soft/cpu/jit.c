@@ -104,6 +104,36 @@ static int32_t gpr_at(int r)
 	return (int32_t)(offsetof(struct cpu, gpr) + 8 * (size_t)r);
 }
 
+/* A rel32 JMP (op2 0) or Jcc (0F op2) to where is not known yet: returns where its rel32 goes. */
+static uint8_t *jump_later(struct emit *e, uint8_t op2)
+{
+	if (op2)
+		b1(e, 0x0f);
+	b1(e, op2 ? op2 : 0xe9);
+	uint8_t *at = e->p;
+	b4(e, 0);
+	return at;
+}
+
+/* Points the rel32 at `at` to `to`. */
+static void land(struct emit *e, uint8_t *at, const uint8_t *to)
+{
+	if (at + 4 <= e->end && to <= e->end)
+		memcpy(at, &(int32_t){ (int32_t)(to - (at + 4)) }, 4);
+}
+
+static void jump_to(struct emit *e, const uint8_t *to)
+{
+	land(e, jump_later(e, 0), to);
+}
+
+static void store_regs(struct emit *e, unsigned regs, int p)
+{
+	for (int r = 0; r < 16; r++)
+		if (regs & (1u << r))
+			op_mem(e, 1, 0x89, r, p, gpr_at(r));            /* MOV [gpr r], r */
+}
+
 /* The register a field names: byte register ids 16-19 are AH..BH, in RAX..RBX. */
 static unsigned reg_bit(int r, int byte)
 {
@@ -332,10 +362,7 @@ static void emit_translate(struct emit *e, const struct jit_insn *ji, int p, str
 	b4(e, 0xfffff000u);
 	op_mem(e, 1, 0x0b, r.u, p, (int32_t)offsetof(struct cpu, tlb_gen));  /* OR U, [tlb_gen] */
 	op_mem(e, 1, 0x3b, r.u, r.t, tag);                              /* CMP U, [T + tag] */
-	b1(e, 0x0f);                                                    /* JNE miss */
-	b1(e, 0x85);
-	*miss = e->p;
-	b4(e, 0);
+	*miss = jump_later(e, 0x85);                                    /* JNE miss */
 	op_mem(e, 1, 0x03, r.s, r.t, (int32_t)offsetof(struct tlb_entry, addend));  /* ADD S, [T + addend] */
 }
 
@@ -380,57 +407,17 @@ static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
 
 /* ---- a run that loops ---- */
 
-/* A rel32 jump at the code being emitted, to where is not known yet: returns where its rel32 goes. */
-static uint8_t *jump_later(struct emit *e, uint8_t op2)
-{
-	if (op2)
-		b1(e, 0x0f);
-	b1(e, op2 ? op2 : 0xe9);
-	uint8_t *at = e->p;
-	b4(e, 0);
-	return at;
-}
-
-/* Points the rel32 at `at` to `to`. */
-static void land(struct emit *e, uint8_t *at, const uint8_t *to)
-{
-	if (at + 4 <= e->end && to <= e->end)
-		memcpy(at, &(int32_t){ (int32_t)(to - (at + 4)) }, 4);
-}
-
-static void jump_to(struct emit *e, const uint8_t *to)
-{
-	land(e, jump_later(e, 0), to);
-}
-
-static void store_regs(struct emit *e, unsigned regs, int p)
-{
-	for (int r = 0; r < 16; r++)
-		if (regs & (1u << r))
-			op_mem(e, 1, 0x89, r, p, gpr_at(r));            /* MOV [gpr r], r */
-}
-
 /*
  * The guest's arithmetic flags = RFLAGS's, exact in struct cpu, when
- * every register may be live: one goes to the host stack meanwhile.
- * RFLAGS does not keep them.
+ * every register may be live: the one emit_flags_out() needs waits on
+ * the host stack. RFLAGS does not keep them.
  */
 static void emit_flags_store_keep_regs(struct emit *e, int p)
 {
 	int t = p == RAX ? RCX : RAX;
-	b1(e, 0x9c);                                                    /* PUSHFQ */
 	push_pop(e, 0, t);
-	op_mem(e, 1, 0x8b, t, RSP, 8);                                  /* MOV t, [RSP + 8] */
-	rex_op_reg(e, 0, 0x81, 4, t);                                   /* AND t32, F_ARITH */
-	b4(e, F_ARITH);
-	int32_t flags = (int32_t)offsetof(struct cpu, flags);
-	op_mem(e, 1, 0x81, 4, p, flags);                                /* AND [flags], ~F_ARITH */
-	b4(e, ~(uint32_t)F_ARITH);
-	op_mem(e, 1, 0x09, t, p, flags);                                /* OR [flags], t */
-	op_mem(e, 0, 0xc7, 0, p, (int32_t)offsetof(struct cpu, lf_op)); /* MOV [lf_op], 0 */
-	b4(e, 0);
+	emit_flags_store(e, p, t);
 	push_pop(e, 1, t);
-	emit_lea(e, RSP, RSP, -1, 0, 8);                                /* drop the pushed flags */
 }
 
 /*
@@ -628,16 +615,11 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		if (!ji[i].mem)
 			continue;
 		struct mem_regs r = mr[m];
-		if (miss[m] + 4 <= e.end && e.p <= e.end)
-			memcpy(miss[m], &(int32_t){ (int32_t)(e.p - (miss[m] + 4)) }, 4);
-		unsigned spilled = used & (1u << r.s | 1u << r.t | 1u << r.u);
-		for (int x = 0; x < 16; x++)
-			if ((used & ~spilled) & (1u << x))
-				op_mem(&e, 1, 0x89, x, p, gpr_at(x));
+		land(&e, miss[m], e.p);
+		store_regs(&e, used & ~(1u << r.s | 1u << r.t | 1u << r.u), p);
 		b1(&e, 0xb8);                                           /* MOV EAX, i */
 		b4(&e, (uint32_t)i);
-		b1(&e, 0xe9);                                           /* JMP leave */
-		b4(&e, (uint32_t)(int32_t)(leave - (e.p + 4)));
+		jump_to(&e, leave);
 		m++;
 	}
 	if (e.p > e.end)
