@@ -346,16 +346,21 @@ static void test_jit_loops(void)
 	tcpu_free(&j);
 }
 
-/* The budget ends a loop of host code where it ends the same loop run by the handlers. */
-static void test_jit_loop_budget(void)
+/*
+ * Runs the code from start to end by the handlers alone and with host
+ * code, each time with a budget from first to last by step: both stop at
+ * the same instruction.
+ */
+static void check_budget_stops(const uint8_t *start, const uint8_t *end, uint64_t first, uint64_t last,
+			       uint64_t step)
 {
 	int old = cpu_jit_min_run;
-	for (uint64_t budget = 997; budget < 40000; budget += 7919) {
+	for (uint64_t budget = first; budget < last; budget += step) {
 		struct tcpu t[2];
 		for (int i = 0; i < 2; i++) {
 			cpu_jit_min_run = i;
 			tcpu_init(&t[i], T_LONG);
-			tcpu_load(&t[i], g_loops, g_loops_end);
+			tcpu_load(&t[i], start, end);
 			t[i].c.budget = budget;
 			CHECK_EQ(cpu_run(&t[i].c), EXIT_PREEMPTION_TIMER);
 		}
@@ -364,6 +369,84 @@ static void test_jit_loop_budget(void)
 		tcpu_free(&t[1]);
 	}
 	cpu_jit_min_run = old;
+}
+
+/* The budget ends a loop of host code where it ends the same loop run by the handlers. */
+static void test_jit_loop_budget(void)
+{
+	check_budget_stops(g_loops, g_loops_end, 997, 40000, 7919);
+}
+
+/*
+ * Hosted blocks: a loop of three blocks, each all host code with its
+ * JMP or Jcc, goes from one block's code to the next's; then the loop
+ * walks into an unmapped page (a miss in a block entered from another's
+ * code); then a block the loop runs is rewritten between two passes.
+ */
+GUEST_CODE(g_hosted, C64,
+	"mov $0x3f0000, %rsi\n mov $40000, %ecx\n xor %eax, %eax\n xor %edx, %edx\n"
+	"1: mov (%rsi), %rbx\n add %rcx, %rbx\n test $1, %cl\n jz 2f\n"
+	"xor %rbx, %rax\n jmp 3f\n"
+	"2: add %rbx, %rdx\n"
+	"3: mov %rax, (%rsi)\n rol $1, %rdx\n add $8, %rsi\n dec %ecx\n jnz 1b\n"
+	"ud2\n");
+GUEST_CODE(g_hosted_rewrite, C64,
+	"xor %eax, %eax\n mov $2, %r9d\n"
+	"0: mov $3, %r8d\n"
+	"1: jmp 2f\n"
+	"2: add $1, %eax\n dec %r8d\n jnz 1b\n"
+	"movb $5, 2b+2(%rip)\n dec %r9d\n jnz 0b\n hlt\n");
+
+/*
+ * CALL and RET of hosted blocks: a recursion, a RET that pops more than
+ * its address, then a RET whose pop misses the TLB on an unmapped page
+ * (its handler faults), and a CALL whose push misses the TLB on a page
+ * not used before (its handler does the CALL).
+ */
+GUEST_CODE(g_hosted_calls, C64,
+	"mov $0x8000, %rsp\n mov $14, %edi\n xor %eax, %eax\n call 1f\n"
+	"push $7\n call 2f\n mov %rax, %r12\n mov %rsp, %r13\n"
+	"mov $0x400000, %rsp\n jmp 3f\n"
+	"1: add %rdi, %rax\n dec %rdi\n jz 0f\n call 1b\n inc %rdi\n lea 1(%rax), %rax\n0: ret\n"
+	"2: mov 8(%rsp), %rbx\n lea (%rax,%rbx,2), %rax\n ret $8\n"
+	"3: ret\n");
+GUEST_CODE(g_hosted_call_miss, C64,
+	"mov $0x3f0000, %rsp\n xor %eax, %eax\n add $3, %eax\n jmp 2f\n2: call 1f\n hlt\n1: ret\n");
+
+static void test_hosted_blocks(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_hosted, g_hosted_end);
+	CHECK_EQ(tcpu_vector(&j), EX_PF);
+	CHECK_EQ(j.c.gpr[R_SI], 0x400000);      /* the 8192nd pass faulted */
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+	run_both_ways(&h, &j, g_hosted_calls, g_hosted_calls_end);
+	CHECK_EQ(tcpu_vector(&j), EX_PF);
+	CHECK_EQ(j.c.gpr[R_AX], 105 + 13 + 14);    /* 14+13+...+1, 13 incs and 7*2 */
+	CHECK_EQ(j.c.gpr[R_R12], 105 + 13 + 14);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+	run_both_ways(&h, &j, g_hosted_call_miss, g_hosted_call_miss_end);
+	CHECK_EQ(tcpu_vector(&j), -1);
+	CHECK_EQ(j.c.gpr[R_AX], 3);
+	CHECK_EQ(j.c.gpr[R_SP], 0x3f0000);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+	run_both_ways(&h, &j, g_hosted_rewrite, g_hosted_rewrite_end);
+	CHECK_EQ(j.c.gpr[R_AX], 3 * 1 + 3 * 5);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
+/* The budget ends hosted blocks where it ends the handlers. */
+static void test_hosted_budget(void)
+{
+	check_budget_stops(g_hosted, g_hosted_end, 1001, 60000, 6007);
 }
 
 /*
@@ -406,6 +489,8 @@ int main(void)
 	RUN(test_jit_pass_fault);
 	RUN(test_jit_loops);
 	RUN(test_jit_loop_budget);
+	RUN(test_hosted_blocks);
+	RUN(test_hosted_budget);
 	RUN(test_code_page_to_data);
 	TEST_EXIT();
 }

@@ -255,6 +255,11 @@ int insn_branch_cc(insn_fn *fn)
 	return -1;
 }
 
+int insn_branch_kind(insn_fn *fn)
+{
+	return fn == call64 ? JIT_CALL : fn == ret64 ? JIT_RET : insn_branch_cc(fn);
+}
+
 insn_fn *control_select(struct insn *in, insn_fn *fn, int code_size)
 {
 	if (code_size != 8 || in->opsize != 8)

@@ -16,6 +16,9 @@
  * they are not followed; when only the translations may have changed
  * (a TLB flush), one TLB lookup tells whether they still hold.
  *
+ * A hosted block (jit.c) follows the same links from its host code,
+ * with the same checks, into the next hosted block's code.
+ *
  * Within a block, each handler runs the next instruction itself
  * (insn_next() in internal.h), so the dispatch is a jump per handler
  * rather than one shared call site. Blocks run back to back, linked,
@@ -324,29 +327,80 @@ int cpu_jit_min_run = 6;
  * see translate_runs()). The handlers go on after the last instruction
  * the code did: the end of the run, or a memory access the TLB could not
  * serve, which its own handler then does, the run's first one included
- * (struct jit_head).
+ * (struct jit_head). When the code did the block's branch, or is a
+ * hosted block's (which may have gone on in other blocks' code), c->cur
+ * says where it got to.
  */
-static void jit_run(struct cpu *c, const struct insn *in)
+static insn_fn jit_run, jit_block;
+
+static ALWAYS_INLINE void jit_enter(struct cpu *c, const struct insn *in, int hosted)
 {
 	jit_code *code = (jit_code *)(uintptr_t)in->imm;
 	const struct jit_head *h = (const struct jit_head *)((uintptr_t)in->imm - sizeof(*h));
-	if (h->flags_in)
-		flags_eager(c);
+	if (hosted || h->flags_in)
+		flags_eager(c); /* hosted code keeps them exact in struct cpu between blocks */
 	c->jit_tlb = c->tlb[c->cpl == 3];
 	int done = code(c);
 	if (done > 0) {
 		insn_next_pure(c, in + done - 1, 0);
-	} else if (done == JIT_BRANCHED) {
-		const struct insn *br = in + h->n;
-		c->rip = c->block_rip + br->end - br->len;
-		c->cur = br;
-		block_next(c, br);
-	} else {
-		c->rip = c->block_rip + in->end - in->len;
-		c->next_rip = c->block_rip + in->end;
-		c->cur = in;
-		h->fn(c, in);
+		return;
 	}
+	const struct insn *at = done == 0 ? in : c->cur;
+	c->rip = c->block_rip + at->end - at->len;
+	if (done == JIT_BRANCHED) {
+		block_next(c, at);
+		return;
+	}
+	c->next_rip = c->block_rip + at->end;
+	c->cur = at;
+	insn_fn *fn = at->fn;
+	if (fn == jit_run || fn == jit_block) {
+		const struct jit_head *ah = (const struct jit_head *)((uintptr_t)at->imm - sizeof(*ah));
+		fn = ah->fn;
+		if (ah->n == 0) {
+			/* A hosted branch alone, whose immediate is the code's address: a copy has it back. */
+			struct insn copy[2] = { *at, at[1] };
+			copy[0].fn = fn;
+			copy[0].imm = ah->imm;
+			c->cur = copy;
+			fn(c, copy);
+			if (c->cur == copy)
+				c->cur = at;
+			return;
+		}
+	}
+	fn(c, at);
+}
+
+static void jit_run(struct cpu *c, const struct insn *in)
+{
+	jit_enter(c, in, 0);
+}
+
+static void jit_block(struct cpu *c, const struct insn *in)
+{
+	jit_enter(c, in, 1);
+}
+
+/* Whether the block of in[0..n) can be hosted (struct jit_chain), which ch then describes. */
+static int block_hostable(struct cpu *c, const struct block *b, const struct insn *in, int n,
+			  struct jit_chain *ch)
+{
+	const struct insn *br = &in[n - 1];
+	int cc = insn_branch_kind(br->fn);
+	int64_t taken = cc == JIT_RET ? 0 : (int64_t)br->end + (int64_t)br->imm;
+	if (cc < 0 || taken != (int32_t)taken)
+		return 0;
+	*ch = (struct jit_chain){
+		.block = b, .insns = c->bc->insns, .hosted = jit_block, .branch = br, .cc = cc,
+		.taken = (int32_t)taken, .pop = cc == JIT_RET && br->op == 0xc2 ? (uint16_t)br->imm : 0,
+		.end = br->end, .n = (uint16_t)n,
+		.link_tag = offsetof(struct block, link_tag), .link_lin = offsetof(struct block, link_lin),
+		.link = offsetof(struct block, link), .gen = offsetof(struct block, gen),
+		.gen_seen = offsetof(struct block, gen_seen), .stamp = offsetof(struct block, stamp),
+		.first = offsetof(struct block, first),
+	};
+	return 1;
 }
 
 /*
@@ -354,17 +408,18 @@ static void jit_run(struct cpu *c, const struct insn *in)
  * translator needs of each). live_out: the flags are read after them.
  */
 static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, int k,
-			  const uint8_t *bytes, int live_out, struct jit_loop loop)
+			  const uint8_t *bytes, int live_out, struct jit_loop loop, const struct jit_chain *ch)
 {
 	/*
 	 * Backwards: whether the flags before each instruction are read
 	 * later; host code needs them in RFLAGS only where an instruction
 	 * after that point touches them (else struct cpu has them). The
-	 * Jcc of a loop reads them in RFLAGS. An instruction that keeps
-	 * some of them counts as reading them: what it leaves reaches struct
-	 * cpu whole, before a memory access for one.
+	 * Jcc of a loop or a hosted block reads them in RFLAGS. An
+	 * instruction that keeps some of them counts as reading them: what
+	 * it leaves reaches struct cpu whole, before a memory access for one.
 	 */
-	int live = live_out, touch = loop.cc >= 0 && loop.cc != JIT_JMP;
+	int cc = ch ? ch->cc : loop.cc;
+	int live = live_out, touch = cc >= 0 && cc < JIT_JMP;
 	for (int i = k - 1; i >= 0; i--) {
 		if (ji[i].flags == PF_READ || ji[i].flags == PF_PASS)
 			live = 1;
@@ -373,11 +428,11 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 		touch |= ji[i].flags != PF_NONE;
 		ji[i].flags_live = (uint8_t)(live && touch);
 	}
-	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out, loop);
+	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out, loop, ch);
 	if (!code)
 		return;
 	in[0].imm = (uint64_t)(uintptr_t)code;
-	in[0].fn = jit_run;
+	in[0].fn = ch ? jit_block : jit_run;
 }
 
 /* What host code may hold of in: a pure instruction with known registers, or a memory form. */
@@ -401,8 +456,12 @@ static int jit_describe(const struct insn *in, const struct handler_info *hi, st
 	return jit_insn_ok(ji);
 }
 
-/* Each run of instructions that host code can do, in 64-bit code, becomes host code. */
-static void translate_runs(struct cpu *c, struct insn *in, const struct handler_info **hi,
+/*
+ * Each run of instructions that host code can do, in 64-bit code,
+ * becomes host code; a block that is one such run and a JMP or Jcc is
+ * hosted whatever its length.
+ */
+static void translate_runs(struct cpu *c, const struct block *b, struct insn *in, const struct handler_info **hi,
 			   const uint8_t *live_after, int n, const uint8_t *bytes)
 {
 	struct jit_insn ji[BLOCK_MAX_INSNS];
@@ -417,8 +476,11 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct handler_
 		struct jit_loop loop = { -1, 0 };
 		if (i == 0 && k == n - 1 && k > 0 && (uint64_t)in[k].end + in[k].imm == 0)
 			loop = (struct jit_loop){ insn_branch_cc(in[k].fn), in[k].end };
-		if (k >= cpu_jit_min_run || (loop.cc >= 0 && cpu_jit_min_run > 0))
-			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1], loop);
+		struct jit_chain ch;
+		if (i == 0 && k == n - 1 && block_hostable(c, b, in, n, &ch))
+			translate_run(c, in, ji, k, bytes, 1, loop, &ch);
+		else if (k >= cpu_jit_min_run || (loop.cc >= 0 && cpu_jit_min_run > 0))
+			translate_run(c, in + i, ji, k, bytes, live_after[i + k - 1], loop, NULL);
 		i += k ? k : 1;
 	}
 }
@@ -429,7 +491,8 @@ static void translate_runs(struct cpu *c, struct insn *in, const struct handler_
  * the block end and before anything that is not pure. Then runs become
  * host code (jit.c).
  */
-static void pure_finish_block(struct cpu *c, struct insn *in, int n, const uint8_t *bytes)
+static void pure_finish_block(struct cpu *c, const struct block *b, struct insn *in, int n,
+			      const uint8_t *bytes)
 {
 	const struct handler_info *hi[BLOCK_MAX_INSNS];
 	uint8_t live_after[BLOCK_MAX_INSNS];
@@ -452,7 +515,7 @@ static void pure_finish_block(struct cpu *c, struct insn *in, int n, const uint8
 			live = 0;
 		next_pure = 1;
 	}
-	translate_runs(c, in, hi, live_after, n, bytes);
+	translate_runs(c, b, in, hi, live_after, n, bytes);
 }
 
 /*
@@ -498,7 +561,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	}
 	if (n == 0)
 		return NULL;
-	pure_finish_block(c, &bc->insns[bc->ninsns], n, host);
+	pure_finish_block(c, b, &bc->insns[bc->ninsns], n, host);
 	b->key = block_key(c, gpa);
 	b->link_tag = 0;
 	b->gen = &s->gen[pi];

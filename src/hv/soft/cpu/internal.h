@@ -620,12 +620,15 @@ extern const unsigned alu_nmem, data_nmem;
  * Host code for runs of instructions (jit.c): a buffer mapped writable
  * and, elsewhere, executable.
  */
-typedef int jit_code(struct cpu *c);    /* returns how many instructions it did; JIT_BRANCHED */
-/* The run's code also did the branch after it, which set c->next_rip (struct jit_loop). */
+typedef int jit_code(struct cpu *c);    /* returns how many instructions it did, or JIT_* */
+/* The code did the branch that ends the block c->cur, which set c->next_rip. */
 #define JIT_BRANCHED (-1)
+/* A memory access missed the TLB: c->cur's own handler must do it. */
+#define JIT_MISS (-2)
 /* Before each run's code: what running it needs besides the code. */
 struct jit_head {
 	insn_fn *fn;            /* the first instruction's own handler */
+	uint64_t imm;           /* and its immediate, where the code's address went */
 	uint32_t flags_in;      /* the code reads the guest's flags */
 	uint32_t n;             /* instructions in the run */
 };
@@ -657,8 +660,32 @@ struct jit_loop {
 	uint16_t end;           /* where the branch ends, from the block's start */
 };
 #define JIT_JMP 16
+/*
+ * A hosted block: all of it is host code, its JMP, Jcc, CALL or RET
+ * (near, 64-bit, relative but RET) included, and
+ * where the branch goes the code follows the block's links itself, with
+ * the checks of block_next(), into the next hosted block's code (at
+ * JIT_CHAIN_ENTRY: every hosted block saves the same host registers on
+ * entry). What the code needs to know of the block and its cache; the
+ * offsets are those of struct block (exec.c).
+ */
+struct jit_chain {
+	const void *block;
+	const struct insn *insns;       /* the cache's instructions: block->first indexes them */
+	insn_fn *hosted;                /* the handler of a hosted block's first instruction */
+	const struct insn *branch;      /* the block's last instruction */
+	int cc;                         /* its condition (0-15), JIT_JMP, JIT_CALL or JIT_RET */
+	int32_t taken;                  /* where it goes when taken, from the block's start */
+	uint16_t pop;                   /* RET: bytes it pops besides the address */
+	uint16_t end;                   /* where the block ends, from its start */
+	uint16_t n;                     /* instructions in the block */
+	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, first;    /* offsets in the block */
+};
+#define JIT_CALL 17
+#define JIT_RET 18
+#define JIT_CHAIN_ENTRY 10
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
-			int flags_in, int flags_out, struct jit_loop loop);
+			int flags_in, int flags_out, struct jit_loop loop, const struct jit_chain *chain);
 
 /*
  * The end of a block whose last instruction, a near branch of 64-bit
@@ -675,6 +702,8 @@ void block_next(struct cpu *c, const struct insn *in);
 int insn_is_near_branch(insn_fn *fn);
 /* The condition of a Jcc handler of 64-bit code (0-15), JIT_JMP for its JMP, else -1. */
 int insn_branch_cc(insn_fn *fn);
+/* The same, and JIT_CALL and JIT_RET for its relative CALL and its RET. */
+int insn_branch_kind(insn_fn *fn);
 
 /* Far-pointer and branch targets, masked to the operand size of the mode. */
 static inline void branch_to(struct cpu *c, uint64_t target, int opsize)

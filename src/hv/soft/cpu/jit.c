@@ -27,6 +27,13 @@
  * would when they fail or the Jcc falls through. The registers stay in
  * the host's from one pass to the next.
  *
+ * A block that is all such instructions but its last, a relative JMP,
+ * Jcc or CALL, or a RET, is hosted (struct jit_chain): its code does the
+ * branch too, and where the branch goes it follows the block's links as
+ * block_next() would, into the next hosted block's code, without going
+ * back to C. Every hosted block's code saves the same host registers,
+ * and leaves the guest's registers and exact flags in struct cpu.
+ *
  * The code goes to a buffer mapped twice, writable and executable, so
  * that no page is both; it empties with the block cache.
  */
@@ -97,6 +104,22 @@ static void rex_op_reg(struct emit *e, int w, uint8_t op, int ext, int r)
 static void mov_rr(struct emit *e, int d, int s)
 {
 	rex_op_reg(e, 1, 0x89, s, d);
+}
+
+/* MOV r, imm64 */
+static void mov_imm64(struct emit *e, int r, uint64_t v)
+{
+	b1(e, (uint8_t)(0x48 | (r >= 8 ? 1 : 0)));
+	b1(e, (uint8_t)(0xb8 + (r & 7)));
+	for (int i = 0; i < 8; i++)
+		b1(e, (uint8_t)(v >> (8 * i)));
+}
+
+/* c->cur = at, through register t: the instruction the C side goes on from. */
+static void store_cur(struct emit *e, int p, int t, const struct insn *at)
+{
+	mov_imm64(e, t, (uint64_t)(uintptr_t)at);
+	op_mem(e, 1, 0x89, t, p, (int32_t)offsetof(struct cpu, cur));
 }
 
 static int32_t gpr_at(int r)
@@ -421,12 +444,12 @@ static void emit_flags_store_keep_regs(struct emit *e, int p)
 }
 
 /*
- * Leaves the code as the branch would, to the block's start + off: the
- * registers stored, the flags too (pushed: they are on the host stack),
- * c->next_rip set; returns JIT_BRANCHED through leave.
+ * Leaves the code as the branch at would, to the block's start + off:
+ * the registers stored, the flags too (pushed: they are on the host
+ * stack), c->next_rip and c->cur set; returns JIT_BRANCHED through leave.
  */
 static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, uint16_t off,
-			     const uint8_t *leave)
+			     const struct insn *at, const uint8_t *leave)
 {
 	int t = p == RAX ? RCX : RAX;
 	store_regs(e, used, p);
@@ -436,6 +459,7 @@ static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, u
 	if (off)
 		emit_lea(e, t, t, -1, 0, off);
 	op_mem(e, 1, 0x89, t, p, (int32_t)offsetof(struct cpu, next_rip));
+	store_cur(e, p, t, at);
 	b1(e, 0xb8);                                                    /* MOV EAX, JIT_BRANCHED */
 	b4(e, (uint32_t)JIT_BRANCHED);
 	if (leave)
@@ -450,7 +474,7 @@ static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, u
  * exact in struct cpu when store is set; dirty: they are in RFLAGS only.
  */
 static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirty, int store,
-			   const uint8_t *top, const uint8_t *leave)
+			   const uint8_t *top, const struct insn *at, const uint8_t *leave)
 {
 	int pushed = 0;
 	if (dirty && store)
@@ -476,18 +500,247 @@ static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirt
 	jump_to(e, top);
 	land(e, out1, e->p);
 	land(e, out2, e->p);
-	emit_branch_exit(e, used, p, pushed, 0, leave);
+	emit_branch_exit(e, used, p, pushed, 0, at, leave);
+}
+
+
+/* ---- hosted blocks: the branch follows the block's links ---- */
+
+/* The callee-saved registers back, and RET. */
+static void emit_leave(struct emit *e, unsigned saved)
+{
+	for (int r = 15; r >= 0; r--)
+		if (saved & (1u << r))
+			push_pop(e, 1, r);
+	b1(e, 0xc3);                                                    /* RET */
+}
+
+#define CPU_AT(field) ((int32_t)offsetof(struct cpu, field))
+
+/* MOVZX r32, WORD [base + disp] */
+static void movzx16_mem(struct emit *e, int r, int base, int32_t disp)
+{
+	if (r >= 8 || base >= 8)
+		b1(e, (uint8_t)(0x40 | (r >= 8 ? 4 : 0) | (base >= 8 ? 1 : 0)));
+	b1(e, 0x0f);
+	op_mem(e, 0, 0xb7, r & 7, base & 7, disp);
+}
+
+/* The host registers free at a hosted block's end, but p: the first k go to r. */
+static void free_regs(int p, int *r, int k)
+{
+	static const uint8_t order[] = { RAX, RCX, RDX, RSI, 8, 9, 10, 11 };
+	for (unsigned i = 0, n = 0; (int)n < k; i++)
+		if (order[i] != p)
+			r[n++] = order[i];
+}
+
+/* Leaves with status st and c->cur = the block's branch, through register t. */
+static void emit_leave_at_branch(struct emit *e, int p, int t, const struct jit_chain *ch, int st,
+				 const uint8_t *leave)
+{
+	store_cur(e, p, t, ch->branch);
+	b1(e, 0xb8);                                                    /* MOV EAX, st */
+	b4(e, (uint32_t)st);
+	jump_to(e, leave);
+}
+
+/* T = the block's start + off. */
+static void emit_target(struct emit *e, int p, int t, int32_t off)
+{
+	op_mem(e, 1, 0x8b, t, p, CPU_AT(block_rip));                   /* MOV T, [block_rip] */
+	if (off)
+		emit_lea(e, t, t, -1, 0, off);
+}
+
+/* A jump to where the rel32 goes when T is not canonical, through U. */
+static uint8_t *emit_not_canonical(struct emit *e, int t, int u)
+{
+	mov_rr(e, u, t);
+	rex_op_reg(e, 1, 0xc1, 7, u);                                   /* SAR U, 47 */
+	b1(e, 47);
+	rex_op_reg(e, 1, 0x83, 0, u);                                   /* ADD U, 1 */
+	b1(e, 1);
+	rex_op_reg(e, 1, 0x83, 7, u);                                   /* CMP U, 1 */
+	b1(e, 1);
+	return jump_later(e, 0x87);                                     /* JA */
+}
+
+/*
+ * The branch of a hosted block to T, with the registers and the flags
+ * stored (every host register but p is free): what block_next() does,
+ * in host code. The chain may go on, the budget holds the block, its
+ * links were made under the tag the chain follows and one of them is
+ * for T, the block there is current and hosted: then this block
+ * retires, and the code jumps to the next one's, with the struct cpu in
+ * RDI. Else c->next_rip is set and the C side follows the branch.
+ */
+static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch, const uint8_t *leave)
+{
+	int r[5], k = 0;
+	free_regs(p, r, 5);
+	int u = -1, v = -1, w = -1;
+	for (int i = 0; i < 5; i++) {
+		if (r[i] == t)
+			continue;
+		if (k == 0)
+			u = r[i];
+		else if (k == 1)
+			v = r[i];
+		else if (k == 2)
+			w = r[i];
+		k++;
+	}
+	uint8_t *out[8];
+	int nout = 0;
+	op_mem(e, 1, 0x89, t, p, CPU_AT(next_rip));
+	op_mem(e, 0, 0x83, 7, p, CPU_AT(chain_left));                  /* CMP DWORD [chain_left], 0 */
+	b1(e, 0);
+	out[nout++] = jump_later(e, 0x8e);                              /* JLE out */
+	op_mem(e, 1, 0x81, 7, p, CPU_AT(budget));                      /* CMP [budget], n */
+	b4(e, ch->n);
+	out[nout++] = jump_later(e, 0x86);                              /* JBE out */
+	mov_imm64(e, u, (uint64_t)(uintptr_t)ch->block);               /* U = this block */
+	op_mem(e, 1, 0x8b, v, u, ch->link_tag);
+	op_mem(e, 1, 0x3b, v, p, CPU_AT(chain_tag));                    /* its links' tag is the chain's? */
+	out[nout++] = jump_later(e, 0x85);
+	op_mem(e, 1, 0x3b, t, u, ch->link_lin);                         /* CMP T, [link_lin[0]] */
+	uint8_t *second = jump_later(e, 0x85);
+	op_mem(e, 1, 0x8b, u, u, ch->link);                             /* U = link[0] */
+	uint8_t *have = jump_later(e, 0);
+	land(e, second, e->p);
+	op_mem(e, 1, 0x3b, t, u, ch->link_lin + 8);                     /* CMP T, [link_lin[1]] */
+	out[nout++] = jump_later(e, 0x85);
+	op_mem(e, 1, 0x8b, u, u, ch->link + 8);                         /* U = link[1] */
+	land(e, have, e->p);
+	op_mem(e, 1, 0x8b, v, u, ch->gen);                              /* V = its page's generation */
+	op_mem(e, 0, 0x8b, v, v, 0);
+	op_mem(e, 0, 0x3b, v, u, ch->gen_seen);
+	out[nout++] = jump_later(e, 0x85);
+	op_mem(e, 0, 0x8b, v, u, ch->stamp);
+	op_mem(e, 0, 0x3b, v, p, CPU_AT(stamp));
+	out[nout++] = jump_later(e, 0x85);
+	op_mem(e, 0, 0x8b, v, u, ch->first);                            /* V = its first instruction */
+	rex_op_reg(e, 1, 0x69, v, v);                                   /* IMUL V, V, sizeof */
+	b4(e, (uint32_t)sizeof(struct insn));
+	mov_imm64(e, w, (uint64_t)(uintptr_t)ch->insns);
+	rex_op_reg(e, 1, 0x01, w, v);                                   /* ADD V, W */
+	mov_imm64(e, w, (uint64_t)(uintptr_t)ch->hosted);
+	op_mem(e, 1, 0x39, w, v, (int32_t)offsetof(struct insn, fn));  /* a hosted block? */
+	out[nout++] = jump_later(e, 0x85);
+	op_mem(e, 1, 0x81, 0, p, CPU_AT(icount));                      /* this block retires */
+	b4(e, ch->n);
+	op_mem(e, 1, 0x81, 5, p, CPU_AT(budget));
+	b4(e, ch->n);
+	op_mem(e, 0, 0x83, 5, p, CPU_AT(chain_left));                  /* SUB DWORD [chain_left], 1 */
+	b1(e, 1);
+	op_mem(e, 1, 0x89, u, p, CPU_AT(block));
+	op_mem(e, 1, 0x89, t, p, CPU_AT(rip));
+	op_mem(e, 1, 0x89, t, p, CPU_AT(block_rip));
+	op_mem(e, 1, 0x89, v, p, CPU_AT(cur));
+	movzx16_mem(e, w, v, (int32_t)offsetof(struct insn, end));
+	rex_op_reg(e, 1, 0x01, t, w);                                   /* ADD W, T */
+	op_mem(e, 1, 0x89, w, p, CPU_AT(next_rip));
+	op_mem(e, 1, 0x8b, w, v, (int32_t)offsetof(struct insn, imm));  /* W = its code */
+	if (p != RDI)
+		mov_rr(e, RDI, p);
+	emit_lea(e, w, w, -1, 0, JIT_CHAIN_ENTRY);
+	rex_op_reg(e, 0, 0xff, 4, w);                                   /* JMP W */
+	for (int i = 0; i < nout; i++)
+		land(e, out[i], e->p);
+	emit_leave_at_branch(e, p, u, ch, JIT_BRANCHED, leave);
+}
+
+/* To the block's start + off; a target that is not canonical goes to the branch's handler, which faults. */
+static void emit_chain_exit(struct emit *e, int p, const struct jit_chain *ch, int32_t off,
+			    int check_canonical, const uint8_t *leave)
+{
+	int r[2];
+	free_regs(p, r, 2);
+	emit_target(e, p, r[0], off);
+	uint8_t *bad = check_canonical ? emit_not_canonical(e, r[0], r[1]) : NULL;
+	emit_follow(e, p, r[0], ch, leave);
+	if (bad) {
+		land(e, bad, e->p);
+		emit_leave_at_branch(e, p, r[1], ch, JIT_MISS, leave);
+	}
+}
+
+/*
+ * CALL and RET of a hosted block: the stack access through the TLB
+ * (a miss, or a target that is not canonical, goes to the branch's
+ * handler, which does it all again, faults included), RSP after it, then
+ * on to the target.
+ */
+static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, const uint8_t *leave)
+{
+	int r[4];
+	free_regs(p, r, 4);
+	struct mem_regs m = { (int8_t)r[0], (int8_t)r[1], (int8_t)r[2] };
+	int x = r[3];
+	struct jit_insn slot = { .in = ch->branch, .mem = ch->cc == JIT_CALL ? JM_WRITE : JM_READ, .size = 8 };
+	uint8_t *bad = NULL, *miss;
+	int32_t rsp = gpr_at(RSP);
+	if (ch->cc == JIT_CALL) {
+		emit_target(e, p, x, ch->taken);
+		bad = emit_not_canonical(e, x, m.s);
+	}
+	op_mem(e, 1, 0x8b, m.s, p, rsp);                                /* S = RSP (- 8) */
+	if (ch->cc == JIT_CALL)
+		emit_lea(e, m.s, m.s, -1, 0, -8);
+	emit_translate(e, &slot, p, m, &miss);
+	if (ch->cc == JIT_CALL) {
+		emit_target(e, p, m.t, ch->end);
+		op_mem(e, 1, 0x89, m.t, m.s, 0);                        /* MOV [S], return address */
+	} else {
+		op_mem(e, 1, 0x8b, x, m.s, 0);                          /* X = [S] */
+		bad = emit_not_canonical(e, x, m.t);
+	}
+	op_mem(e, 1, 0x8b, m.s, p, rsp);
+	emit_lea(e, m.s, m.s, -1, 0, ch->cc == JIT_CALL ? -8 : 8 + ch->pop);
+	op_mem(e, 1, 0x89, m.s, p, rsp);
+	emit_follow(e, p, x, ch, leave);
+	land(e, miss, e->p);
+	land(e, bad, e->p);
+	emit_leave_at_branch(e, p, m.s, ch, JIT_MISS, leave);
+}
+
+/*
+ * The end of a hosted block that does not loop: its JMP, CALL or RET,
+ * or its Jcc on the flags in RFLAGS, each way to where it goes.
+ */
+static void emit_block_branch(struct emit *e, unsigned used, int p, int dirty,
+			      const struct jit_chain *ch, const uint8_t *leave)
+{
+	int t = p == RAX ? RCX : RAX;
+	if (dirty)
+		b1(e, 0x9c);                                            /* PUSHFQ */
+	store_regs(e, used, p);                                         /* (MOV keeps RFLAGS) */
+	if (ch->cc < JIT_JMP) {
+		uint8_t *taken = jump_later(e, (uint8_t)(0x80 | ch->cc));
+		if (dirty)
+			emit_flags_out(e, p, t);
+		emit_chain_exit(e, p, ch, ch->end, 0, leave);
+		land(e, taken, e->p);
+	}
+	if (dirty)
+		emit_flags_out(e, p, t);
+	if (ch->cc == JIT_CALL || ch->cc == JIT_RET)
+		emit_call_ret(e, p, ch, leave);
+	else
+		emit_chain_exit(e, p, ch, ch->taken, 1, leave);
 }
 
 /*
  * Translates the instructions ji[0..n) of 64-bit code; bytes holds the
  * block's bytes (in->end counts from there). flags_in: the run reads the guest's flags before it writes them;
- * flags_out: what follows reads the flags the run leaves. Returns the
+ * flags_out: what follows reads the flags the run leaves. chain: the
+ * run is a hosted block's, and the code does its branch too. Returns the
  * code, or NULL when there is no room or the run cannot be done so.
  */
 #define JIT_MAX_MEM 32
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
-			int flags_in, int flags_out, struct jit_loop loop)
+			int flags_in, int flags_out, struct jit_loop loop, const struct jit_chain *chain)
 {
 	if (!j->rw)
 		return NULL;
@@ -522,10 +775,18 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		scratch |= 1u << mr[m].s | 1u << mr[m].t | 1u << mr[m].u;
 		m++;
 	}
-	unsigned saved = (used | scratch | 1u << p) & CALLEE_SAVED;
+	/* Hosted blocks save them all, so that one's code can go on in another's. */
+	unsigned saved = chain ? CALLEE_SAVED : (used | scratch | 1u << p) & CALLEE_SAVED;
+	const struct insn *branch = chain ? chain->branch : n ? ji[n - 1].in + 1 : NULL;
 
 	struct emit e = { j->rw + j->used, j->rw + j->size };
-	struct jit_head head = { ji[0].in->fn, (uint32_t)flags_in, (uint32_t)n };
+	/* Where the code leaves, before its start: the exits after it jump back there. */
+	uint8_t *leave = e.p;
+	emit_leave(&e, saved);
+	while ((e.p - j->rw + sizeof(struct jit_head)) % 16)
+		b1(&e, 0xcc);                                           /* INT3: the code is aligned */
+	const struct insn *first = n ? ji[0].in : branch;
+	struct jit_head head = { first->fn, first->imm, (uint32_t)flags_in, (uint32_t)n };
 	for (size_t k = 0; k < sizeof(head); k++)
 		b1(&e, ((const uint8_t *)&head)[k]);
 	uint8_t *start = e.p;
@@ -581,7 +842,9 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			dirty = 1;
 	}
 	uint8_t *back = NULL;
-	if (loop.cc < 0) {
+	if (loop.cc < 0 && chain) {
+		emit_block_branch(&e, used, p, dirty, chain, leave);
+	} else if (loop.cc < 0) {
 		if (flags_out && dirty)
 			b1(&e, 0x9c);                                   /* PUSHFQ */
 		store_regs(&e, used, p);
@@ -589,36 +852,45 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			emit_flags_out(&e, p, p == RAX ? RCX : RAX);    /* the registers but p are free */
 		b1(&e, 0xb8);                                           /* MOV EAX, n */
 		b4(&e, (uint32_t)n);
+		emit_leave(&e, saved);
 	} else if (loop.cc == JIT_JMP) {
 		back = jump_later(&e, 0);
 	} else {
 		back = jump_later(&e, (uint8_t)(0x80 | loop.cc));      /* the guest's Jcc */
 		if (dirty)
 			b1(&e, 0x9c);
-		emit_branch_exit(&e, used, p, dirty, loop.end, NULL);
+		if (chain) {
+			store_regs(&e, used, p);
+			if (dirty)
+				emit_flags_out(&e, p, p == RAX ? RCX : RAX);
+			emit_chain_exit(&e, p, chain, chain->end, 0, leave);
+		} else {
+			emit_branch_exit(&e, used, p, dirty, loop.end, branch, leave);
+		}
 	}
-	uint8_t *leave = e.p;
-	for (int r = 15; r >= 0; r--)
-		if (saved & (1u << r))
-			push_pop(&e, 1, r);
-	b1(&e, 0xc3);                                                   /* RET */
 	if (back) {
 		/* Where the pass starts again, struct cpu must have the flags if a miss or top reads them. */
 		int store = flags_in;
 		for (int i = 0; i < n && !store && (ji[i].mem || ji[i].flags == PF_NONE); i++)
 			store = ji[i].mem != 0;
 		land(&e, back, e.p);
-		emit_loop_back(&e, used, p, n + 1, dirty, store, flags_in ? top_flags : top, leave);
+		emit_loop_back(&e, used, p, n + 1, dirty, store, flags_in ? top_flags : top, branch, leave);
 	}
-	/* The misses: the registers back (the spilled ones are there already), and the count done. */
+	/*
+	 * The misses: the registers back (the spilled ones are there already),
+	 * and the count done; or, in a hosted block, whose code may have
+	 * started in another's, the instruction in c->cur.
+	 */
 	for (int i = 0, m = 0; i < n; i++) {
 		if (!ji[i].mem)
 			continue;
 		struct mem_regs r = mr[m];
 		land(&e, miss[m], e.p);
 		store_regs(&e, used & ~(1u << r.s | 1u << r.t | 1u << r.u), p);
+		if (chain)
+			store_cur(&e, p, r.t, ji[i].in);
 		b1(&e, 0xb8);                                           /* MOV EAX, i */
-		b4(&e, (uint32_t)i);
+		b4(&e, chain ? (uint32_t)JIT_MISS : (uint32_t)i);
 		jump_to(&e, leave);
 		m++;
 	}
