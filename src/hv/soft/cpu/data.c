@@ -519,6 +519,9 @@ void op_movbe(struct cpu *c, const struct insn *in)
 #define ROW4(name) { name##1, name##2, name##4, name##8 }
 
 /* MOV r/m, reg: register and memory destinations */
+/* The NOPs compilers place (0F 1F), ENDBR64 (F3 0F 1E) and PREFETCH (0F 18): nothing to do, on any CPU. */
+PURE_FN(hint_nop, (void)c, (void)in)
+
 #define MOV_RR(name, sz) PURE_FN(name##sz, reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)))
 #define MOV_MR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
 	{ lin_write(c, ea_lin64(c, in), sz, reg_read(c, in->reg, sz), ACC_W); insn_next(c, in); }
@@ -636,6 +639,8 @@ static insn_fn *ext_select(struct insn *in, int kind, int code_size)
 insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 {
 	int lg = size_log2(in->opsize), mem = fast_mem64(in, code_size);
+	if (fn == op_nop && (in->op == 0x1f || in->op == 0x1e || in->op == 0x18))
+		return hint_nop;
 	if (fn == op_mov_rm_r)
 		return in->mod == 3 ? mov_rr[lg] : mem ? mov_mr[lg] : NULL;
 	if (fn == op_mov_r_rm) {
@@ -679,7 +684,7 @@ insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 #define CC_PURE(cc) PURE_ENTRY(cmov_r4_##cc, PF_READ, JR_REG | JR_RM), \
 	PURE_ENTRY(cmov_r8_##cc, PF_READ, JR_REG | JR_RM), PURE_ENTRY(setcc_r_##cc, PF_READ, JR_RM),
 const struct pure_variants data_pure[] = {
-	ROW4_PURE(mov_rr, JR_REG | JR_RM), ROW4_PURE(mov_ri, JR_RM),
+	PURE_ENTRY(hint_nop, PF_NONE, JR_NONE), ROW4_PURE(mov_rr, JR_REG | JR_RM), ROW4_PURE(mov_ri, JR_RM),
 	EXT_PURE(movzb, JR_REG | JR_RM | JR_RM_BYTE), EXT_PURE(movzw, JR_REG | JR_RM),
 	EXT_PURE(movsb, JR_REG | JR_RM | JR_RM_BYTE), EXT_PURE(movsw, JR_REG | JR_RM), EXT_PURE(movsd, JR_REG | JR_RM),
 	PURE_ENTRY(lea64, PF_NONE, JR_REG | JR_EA), PURE_ENTRY(lea32, PF_NONE, JR_REG | JR_EA),

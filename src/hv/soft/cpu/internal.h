@@ -561,6 +561,7 @@ struct pure_variants {
 #define JR_EA      8    /* in->base and in->index */
 #define JR_CL     16    /* RCX, for the count */
 #define JR_IMM    32    /* (memory forms) its handler reads in->imm */
+#define JR_NONE   64    /* none: a hint NOP, whose operand is never accessed */
 
 static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, int lean)
 {
