@@ -518,10 +518,10 @@ void op_movbe(struct cpu *c, const struct insn *in)
 #define SIZES(M, name) M(name, 1) M(name, 2) M(name, 4) M(name, 8)
 #define ROW4(name) { name##1, name##2, name##4, name##8 }
 
-/* MOV r/m, reg: register and memory destinations */
 /* The NOPs compilers place (0F 1F), ENDBR64 (F3 0F 1E) and PREFETCH (0F 18): nothing to do, on any CPU. */
 PURE_FN(hint_nop, (void)c, (void)in)
 
+/* MOV r/m, reg: register and memory destinations */
 #define MOV_RR(name, sz) PURE_FN(name##sz, reg_write(c, in->rm, sz, reg_read(c, in->reg, sz)))
 #define MOV_MR(name, sz) static void name##sz(struct cpu *c, const struct insn *in) \
 	{ lin_write(c, ea_lin64(c, in), sz, reg_read(c, in->reg, sz), ACC_W); insn_next(c, in); }

@@ -663,12 +663,12 @@ struct jit_loop {
 #define JIT_JMP 16
 /*
  * A hosted block: all of it is host code, its JMP, Jcc, CALL or RET
- * (near, 64-bit, relative but RET) included, and
- * where the branch goes the code follows the block's links itself, with
- * the checks of block_next(), into the next hosted block's code (at
- * JIT_CHAIN_ENTRY: every hosted block saves the same host registers on
- * entry). What the code needs to know of the block and its cache; the
- * offsets are those of struct block (exec.c).
+ * (near, 64-bit, relative but RET) included, and where the branch goes
+ * the code follows the block's links itself, with the checks of
+ * block_next(), into the next hosted block's code (at JIT_CHAIN_ENTRY:
+ * every hosted block saves the same host registers on entry). What the
+ * code needs to know of the block and its cache; the offsets are those
+ * of struct block (exec.c).
  */
 struct jit_chain {
 	const void *block;

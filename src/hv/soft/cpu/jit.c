@@ -115,11 +115,13 @@ static void mov_imm64(struct emit *e, int r, uint64_t v)
 		b1(e, (uint8_t)(v >> (8 * i)));
 }
 
+#define CPU_AT(field) ((int32_t)offsetof(struct cpu, field))
+
 /* c->cur = at, through register t: the instruction the C side goes on from. */
 static void store_cur(struct emit *e, int p, int t, const struct insn *at)
 {
 	mov_imm64(e, t, (uint64_t)(uintptr_t)at);
-	op_mem(e, 1, 0x89, t, p, (int32_t)offsetof(struct cpu, cur));
+	op_mem(e, 1, 0x89, t, p, CPU_AT(cur));
 }
 
 static int32_t gpr_at(int r)
@@ -306,6 +308,14 @@ static void emit_lea(struct emit *e, int d, int b, int x, int scale, int32_t dis
 	b4(e, (uint32_t)disp);
 }
 
+/* T = the block's start + off. */
+static void emit_target(struct emit *e, int p, int t, int32_t off)
+{
+	op_mem(e, 1, 0x8b, t, p, CPU_AT(block_rip));                   /* MOV T, [block_rip] */
+	if (off)
+		emit_lea(e, t, t, -1, 0, off);
+}
+
 /* The guest's arithmetic flags = those on the stack (PUSHFQ), through register t. */
 static void emit_flags_out(struct emit *e, int p, int t)
 {
@@ -443,6 +453,15 @@ static void emit_flags_store_keep_regs(struct emit *e, int p)
 	push_pop(e, 1, t);
 }
 
+/* Returns st with c->cur = at (through register t), through leave. */
+static void emit_exit_at(struct emit *e, int p, int t, const struct insn *at, int st, const uint8_t *leave)
+{
+	store_cur(e, p, t, at);
+	b1(e, 0xb8);                                                    /* MOV EAX, st */
+	b4(e, (uint32_t)st);
+	jump_to(e, leave);
+}
+
 /*
  * Leaves the code as the branch at would, to the block's start + off:
  * the registers stored, the flags too (pushed: they are on the host
@@ -455,15 +474,9 @@ static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, u
 	store_regs(e, used, p);
 	if (pushed)
 		emit_flags_out(e, p, t);
-	op_mem(e, 1, 0x8b, t, p, (int32_t)offsetof(struct cpu, block_rip));
-	if (off)
-		emit_lea(e, t, t, -1, 0, off);
-	op_mem(e, 1, 0x89, t, p, (int32_t)offsetof(struct cpu, next_rip));
-	store_cur(e, p, t, at);
-	b1(e, 0xb8);                                                    /* MOV EAX, JIT_BRANCHED */
-	b4(e, (uint32_t)JIT_BRANCHED);
-	if (leave)
-		jump_to(e, leave);
+	emit_target(e, p, t, off);
+	op_mem(e, 1, 0x89, t, p, CPU_AT(next_rip));
+	emit_exit_at(e, p, t, at, JIT_BRANCHED, leave);
 }
 
 /*
@@ -515,42 +528,13 @@ static void emit_leave(struct emit *e, unsigned saved)
 	b1(e, 0xc3);                                                    /* RET */
 }
 
-#define CPU_AT(field) ((int32_t)offsetof(struct cpu, field))
-
-/* MOVZX r32, WORD [base + disp] */
-static void movzx16_mem(struct emit *e, int r, int base, int32_t disp)
-{
-	if (r >= 8 || base >= 8)
-		b1(e, (uint8_t)(0x40 | (r >= 8 ? 4 : 0) | (base >= 8 ? 1 : 0)));
-	b1(e, 0x0f);
-	op_mem(e, 0, 0xb7, r & 7, base & 7, disp);
-}
-
-/* The host registers free at a hosted block's end, but p: the first k go to r. */
-static void free_regs(int p, int *r, int k)
+/* The host registers free at a hosted block's end but those in taken: the first k go to r. */
+static void free_regs(unsigned taken, int *r, int k)
 {
 	static const uint8_t order[] = { RAX, RCX, RDX, RSI, 8, 9, 10, 11 };
 	for (unsigned i = 0, n = 0; (int)n < k; i++)
-		if (order[i] != p)
+		if (!(taken & (1u << order[i])))
 			r[n++] = order[i];
-}
-
-/* Leaves with status st and c->cur = the block's branch, through register t. */
-static void emit_leave_at_branch(struct emit *e, int p, int t, const struct jit_chain *ch, int st,
-				 const uint8_t *leave)
-{
-	store_cur(e, p, t, ch->branch);
-	b1(e, 0xb8);                                                    /* MOV EAX, st */
-	b4(e, (uint32_t)st);
-	jump_to(e, leave);
-}
-
-/* T = the block's start + off. */
-static void emit_target(struct emit *e, int p, int t, int32_t off)
-{
-	op_mem(e, 1, 0x8b, t, p, CPU_AT(block_rip));                   /* MOV T, [block_rip] */
-	if (off)
-		emit_lea(e, t, t, -1, 0, off);
 }
 
 /* A jump to where the rel32 goes when T is not canonical, through U. */
@@ -577,20 +561,9 @@ static uint8_t *emit_not_canonical(struct emit *e, int t, int u)
  */
 static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch, const uint8_t *leave)
 {
-	int r[5], k = 0;
-	free_regs(p, r, 5);
-	int u = -1, v = -1, w = -1;
-	for (int i = 0; i < 5; i++) {
-		if (r[i] == t)
-			continue;
-		if (k == 0)
-			u = r[i];
-		else if (k == 1)
-			v = r[i];
-		else if (k == 2)
-			w = r[i];
-		k++;
-	}
+	int r[3];
+	free_regs(1u << p | 1u << t, r, 3);
+	int u = r[0], v = r[1], w = r[2];
 	uint8_t *out[8];
 	int nout = 0;
 	op_mem(e, 1, 0x89, t, p, CPU_AT(next_rip));
@@ -634,13 +607,12 @@ static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch
 	b4(e, ch->n);
 	op_mem(e, 0, 0x83, 5, p, CPU_AT(chain_left));                  /* SUB DWORD [chain_left], 1 */
 	b1(e, 1);
+	/*
+	 * Only the block and its start: every way out of the next block's
+	 * code sets c->cur, and the C side takes RIP from it.
+	 */
 	op_mem(e, 1, 0x89, u, p, CPU_AT(block));
-	op_mem(e, 1, 0x89, t, p, CPU_AT(rip));
 	op_mem(e, 1, 0x89, t, p, CPU_AT(block_rip));
-	op_mem(e, 1, 0x89, v, p, CPU_AT(cur));
-	movzx16_mem(e, w, v, (int32_t)offsetof(struct insn, end));
-	rex_op_reg(e, 1, 0x01, t, w);                                   /* ADD W, T */
-	op_mem(e, 1, 0x89, w, p, CPU_AT(next_rip));
 	op_mem(e, 1, 0x8b, w, v, (int32_t)offsetof(struct insn, imm));  /* W = its code */
 	if (p != RDI)
 		mov_rr(e, RDI, p);
@@ -648,7 +620,7 @@ static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch
 	rex_op_reg(e, 0, 0xff, 4, w);                                   /* JMP W */
 	for (int i = 0; i < nout; i++)
 		land(e, out[i], e->p);
-	emit_leave_at_branch(e, p, u, ch, JIT_BRANCHED, leave);
+	emit_exit_at(e, p, u, ch->branch, JIT_BRANCHED, leave);
 }
 
 /* To the block's start + off; a target that is not canonical goes to the branch's handler, which faults. */
@@ -656,13 +628,13 @@ static void emit_chain_exit(struct emit *e, int p, const struct jit_chain *ch, i
 			    int check_canonical, const uint8_t *leave)
 {
 	int r[2];
-	free_regs(p, r, 2);
+	free_regs(1u << p, r, 2);
 	emit_target(e, p, r[0], off);
 	uint8_t *bad = check_canonical ? emit_not_canonical(e, r[0], r[1]) : NULL;
 	emit_follow(e, p, r[0], ch, leave);
 	if (bad) {
 		land(e, bad, e->p);
-		emit_leave_at_branch(e, p, r[1], ch, JIT_MISS, leave);
+		emit_exit_at(e, p, r[1], ch->branch, JIT_MISS, leave);
 	}
 }
 
@@ -675,7 +647,7 @@ static void emit_chain_exit(struct emit *e, int p, const struct jit_chain *ch, i
 static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, const uint8_t *leave)
 {
 	int r[4];
-	free_regs(p, r, 4);
+	free_regs(1u << p, r, 4);
 	struct mem_regs m = { (int8_t)r[0], (int8_t)r[1], (int8_t)r[2] };
 	int x = r[3];
 	struct jit_insn slot = { .in = ch->branch, .mem = ch->cc == JIT_CALL ? JM_WRITE : JM_READ, .size = 8 };
@@ -702,7 +674,7 @@ static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, con
 	emit_follow(e, p, x, ch, leave);
 	land(e, miss, e->p);
 	land(e, bad, e->p);
-	emit_leave_at_branch(e, p, m.s, ch, JIT_MISS, leave);
+	emit_exit_at(e, p, m.s, ch->branch, JIT_MISS, leave);
 }
 
 /*
