@@ -93,6 +93,8 @@ struct soft_vcpu {
 	uint64_t wall_clock_msr;        /* MSR_KVM_WALL_CLOCK_NEW, as last written */
 	_Atomic uint32_t own_events;    /* the event word without an irqchip */
 	int (*complete_userspace_io)(struct soft_vcpu *v);
+	uint32_t device_raises;         /* irqchip_device_raises() at the last verify */
+	int pio_exit;                   /* the last exit was port I/O (see kvm_arch_vcpu_ioctl_run) */
 	uint64_t nr_exits[EXIT_REASON_MAX];
 };
 

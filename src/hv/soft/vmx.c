@@ -283,6 +283,7 @@ static int handle_io(struct soft_vcpu *v)
 	if (e->is_write)
 		memcpy((uint8_t *)run + SOFT_PIO_OFFSET, e->data, (size_t)e->size * e->count);
 	v->complete_userspace_io = e->is_write ? complete_write : complete_pio_in;
+	v->pio_exit = 1;
 	return 0;
 }
 

@@ -635,6 +635,20 @@ void kvm_queue_exception(struct soft_vcpu *v, int vector, int has_error, uint32_
 /* ---- the run loop ---- */
 
 /*
+ * A device may have written guest code before it interrupted: the blocks
+ * verify their bytes again. Not for the irqchip's own timers and IPIs,
+ * which write nothing.
+ */
+static void note_device_writes(struct soft_vcpu *v, struct irqchip *ic)
+{
+	uint32_t raises = ic ? irqchip_device_raises(ic) : v->device_raises + 1;
+	if (raises != v->device_raises) {
+		v->device_raises = raises;
+		v->vmx.cpu.stamp++;
+	}
+}
+
+/*
  * Picks the event to inject on this entry, as KVM's inject_pending_event:
  * a queued exception, then an NMI, then an external interrupt when
  * RFLAGS.IF allows and no STI/MOV SS shadow is in force. Otherwise asks
@@ -672,7 +686,7 @@ static void inject_pending_event(struct soft_vcpu *v)
 		}
 		if (vec >= 0) {
 			c->inject = (struct cpu_event){ .type = EV_EXTINT, .vector = (uint8_t)vec };
-			c->stamp++;     /* a device may have written code before interrupting */
+			note_device_writes(v, ic);
 			return;
 		}
 	}
@@ -784,8 +798,17 @@ int kvm_arch_vcpu_ioctl_run(struct soft_vcpu *v)
 {
 	struct cpu *c = &v->vmx.cpu;
 	int r;
-	/* The VMM may have written guest code while we were out. */
-	c->stamp++;
+	/*
+	 * The VMM may have written guest code while we were out, and the
+	 * blocks verify their bytes again. Not after port I/O: a port is
+	 * served from the run structure (our devices do no DMA from port
+	 * writes), and a boot writes some 30000 console bytes, after each
+	 * of which the blocks compared their bytes again. Writes by a
+	 * device that interrupts are caught at the interrupt.
+	 */
+	if (!v->pio_exit)
+		c->stamp++;
+	v->pio_exit = 0;
 	/* The I/O the VMM just completed finishes first, immediate_exit or not (as in KVM). */
 	if (v->complete_userspace_io) {
 		int (*cui)(struct soft_vcpu *) = v->complete_userspace_io;

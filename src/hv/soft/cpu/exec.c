@@ -236,7 +236,15 @@ static void mark_code_page(struct cpu *c, struct pmem_slot *s, uint64_t pi)
 		return;
 	}
 	__atomic_store_n(&s->code[pi], 1, __ATOMIC_SEQ_CST);
-	__atomic_fetch_add(&c->pmem->code_epoch, 1, __ATOMIC_SEQ_CST);
+	/*
+	 * The other vCPUs must drop their write fast paths to it
+	 * (check_epochs()). This one drops its own here, before any write
+	 * could slip past, so its own mark asks it to verify nothing: it
+	 * counts the mark as seen when it had seen every earlier one.
+	 */
+	uint32_t before = __atomic_fetch_add(&c->pmem->code_epoch, 1, __ATOMIC_SEQ_CST);
+	if (before == c->seen_code_epoch)
+		c->seen_code_epoch = before + 1;
 	tlb_drop_code_writes(c);        /* this vCPU's writes there, from now on */
 }
 

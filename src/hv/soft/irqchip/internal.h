@@ -188,6 +188,7 @@ struct irqchip {
 	uint8_t gsi_level[IRQCHIP_MAX_ROUTES];  /* bit per enum irq_source */
 
 	unsigned lowest_next;           /* round-robin start, lowest priority */
+	uint32_t device_raises;         /* lines raised and MSIs sent by the VMM */
 	uint64_t dirty;                 /* vCPUs whose event word is stale */
 	uint64_t kicked;                /* vCPUs to kick at unlock */
 	bool timer_rearmed;             /* wake the timer thread at unlock */

@@ -198,6 +198,7 @@ int irqchip_signal_msi(struct irqchip *ic, const struct kvm_msi *msi)
 	if (!msi || msi->flags & ~KVM_MSI_VALID_DEVID)
 		return -EINVAL;
 	ic_lock(ic);
+	__atomic_fetch_add(&ic->device_raises, 1, __ATOMIC_RELEASE);
 	int r = deliver_msi(ic, msi->address_lo, msi->address_hi, msi->data);
 	ic_unlock(ic);
 	return r;
@@ -239,9 +240,16 @@ int irqchip_irq_line(struct irqchip *ic, uint32_t gsi, int level)
 	if (gsi >= IRQCHIP_MAX_ROUTES)
 		return -EINVAL;
 	ic_lock(ic);
+	if (level)
+		__atomic_fetch_add(&ic->device_raises, 1, __ATOMIC_RELEASE);
 	int r = set_gsi(ic, gsi, IRQ_SRC_USER, level != 0);
 	ic_unlock(ic);
 	return r;
+}
+
+uint32_t irqchip_device_raises(struct irqchip *ic)
+{
+	return __atomic_load_n(&ic->device_raises, __ATOMIC_ACQUIRE);
 }
 
 void ic_pit_pulse(struct irqchip *ic)

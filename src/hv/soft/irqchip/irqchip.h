@@ -184,6 +184,13 @@ int irqchip_vcpu_pending_vector(struct irqchip *ic, int cpu);
  */
 int irqchip_vcpu_ack_interrupt(struct irqchip *ic, int cpu);
 
+/*
+ * How many times the VMM raised a line or sent an MSI: a device that wrote
+ * guest memory interrupts after it, so the CPU verifies its decoded code
+ * at the next interrupt it takes when this moved.
+ */
+uint32_t irqchip_device_raises(struct irqchip *ic);
+
 /* Returns 1 and clears one pending NMI, or 0. */
 int irqchip_vcpu_take_nmi(struct irqchip *ic, int cpu);
 

@@ -14,6 +14,7 @@
 #pragma weak irqchip_create
 #pragma weak irqchip_create_pit
 #pragma weak irqchip_destroy
+#pragma weak irqchip_device_raises
 #pragma weak irqchip_get_chip
 #pragma weak irqchip_get_cr8
 #pragma weak irqchip_get_lapic
