@@ -50,6 +50,50 @@ static void test_remap_code(void)
 }
 
 /*
+ * Global pages (CR4.PGE): 0x400000 is global (G in its PTE), 0x401000
+ * is not. A MOV to CR3 keeps the global page's translation, and the
+ * links into its code, so that the old code still runs after its PTE
+ * moved; INVLPG, or turning PGE off and on, drops it. The page that is
+ * not global takes its new mapping at the MOV to CR3, though a block
+ * linked to its code ran before.
+ */
+GUEST_CODE(g_global, C64,
+	"mov %cr4, %rax\n or $0x80, %rax\n mov %rax, %cr4\n"
+	"mov $0x400000, %r12\n mov $0x401000, %r11\n"
+	"mov $3, %ecx\n"
+	"1: call *%r12\n call *%r11\n dec %ecx\n jnz 1b\n"
+	"pushfq\n popfq\n call *%r12\n mov %ebx, %r13d\n"
+	"movq $0x31103, 0x15000\n movq $0x33003, 0x15008\n mov %cr3, %rax\n mov %rax, %cr3\n"
+	"mov $3, %ecx\n"
+	"2: call *%r12\n mov %ebx, %r14d\n call *%r11\n mov %ebx, %r8d\n dec %ecx\n jnz 2b\n"
+	"invlpg (%r12)\n call *%r12\n mov %ebx, %r15d\n"
+	"movq $0x30103, 0x15000\n mov %cr3, %rax\n mov %rax, %cr3\n call *%r12\n mov %ebx, %r9d\n"
+	"mov %cr4, %rax\n and $~0x80, %rax\n mov %rax, %cr4\n or $0x80, %rax\n mov %rax, %cr4\n"
+	"call *%r12\n mov %ebx, %r10d\n");
+
+static void test_global_pages(void)
+{
+	struct tcpu t;
+	tcpu_init(&t, T_LONG);
+	t_write(&t, 0x12010, 8, 0x15003);       /* PD[2] -> page table */
+	t_write(&t, 0x15000, 8, 0x30103);       /* global */
+	t_write(&t, 0x15008, 8, 0x32003);
+	for (int i = 0; i < 4; i++) {           /* page i: mov $i+1, %ebx; ret */
+		static const uint8_t code[] = { 0xbb, 0x00, 0x00, 0x00, 0x00, 0xc3 };
+		memcpy(t.mem + 0x30000 + 0x1000 * i, code, sizeof(code));
+		t.mem[0x30001 + 0x1000 * i] = (uint8_t)(i + 1);
+	}
+	CHECK(tcpu_exec(&t, g_global, g_global_end));
+	CHECK_EQ(t.c.gpr[R_R13], 1);
+	CHECK_EQ(t.c.gpr[R_R14], 1);    /* CR3 kept the global translation */
+	CHECK_EQ(t.c.gpr[R_R8], 4);     /* and not the other */
+	CHECK_EQ(t.c.gpr[R_R15], 2);    /* INVLPG dropped it */
+	CHECK_EQ(t.c.gpr[R_R9], 2);     /* a MOV to CR3 keeps it again */
+	CHECK_EQ(t.c.gpr[R_R10], 1);    /* PGE off and on dropped it */
+	tcpu_free(&t);
+}
+
+/*
  * REP STOSQ across a page end, REP MOVSB one byte above its source (it
  * repeats the first byte: not a memmove), REP MOVSQ of a page, and the
  * same backwards (DF = 1), which takes the one-at-a-time path.
@@ -479,6 +523,7 @@ static void test_code_page_to_data(void)
 int main(void)
 {
 	RUN(test_remap_code);
+	RUN(test_global_pages);
 	RUN(test_string_runs);
 	RUN(test_movs_same_tlb_entry);
 	RUN(test_lazy_flags);

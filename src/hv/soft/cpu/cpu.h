@@ -254,6 +254,7 @@ struct tlb_entry {
 	uint64_t tag_r, tag_w, tag_x;   /* linear page | tlb_gen when valid for that access */
 	uintptr_t addend;               /* host = linear + addend */
 	uint64_t gpa;                   /* guest-physical page */
+	uint64_t global;                /* TLB_GLOBAL: listed in cpu.tlb_globals (mmu.c) */
 };
 
 /* The pending event a VM entry delivers (VM-entry interruption info). */
@@ -351,6 +352,8 @@ struct cpu {
 	struct tlb_entry *jit_tlb;      /* tlb[cpl == 3], for host code (jit.c) */
 	uint64_t tlb_gen;               /* 1-4095: a flush moves it instead of clearing */
 	int tlb_large;                  /* some entry came from a large page */
+	uint16_t tlb_globals[2 * TLB_SIZE];     /* entries that held a global page */
+	int ntlb_globals;
 	uint32_t seen_code_epoch, seen_verify_epoch;
 	uint32_t stamp;                 /* blocks verify their bytes when it moves */
 	struct block_cache *bc;
@@ -388,8 +391,10 @@ void cpu_io_abandon(struct cpu *c);
 struct cpu_io_entry *cpu_io_pending(struct cpu *c);
 /* WRMSR of EFER: 0, or -1 when the write must #GP. */
 int cpu_set_efer(struct cpu *c, uint64_t v);
-/* Drops decoded code and translations (CR3 reload, mode change, reset). */
+/* Drops every translation, global pages' too (paging mode change, reset). */
 void cpu_flush_tlb(struct cpu *c);
+/* MOV to CR3: the translations of global pages stay (SDM 4.10.4.1). */
+void cpu_flush_tlb_nonglobal(struct cpu *c);
 /* INVLPG: drops the translations of one linear address. */
 void cpu_flush_tlb_page(struct cpu *c, uint64_t lin);
 void cpu_flush_code(struct cpu *c);

@@ -77,6 +77,7 @@ struct jump_entry {
 struct block_cache {
 	struct block *hash[1 << HASH_BITS];
 	uint32_t tlb_epoch;     /* moves when translations may have changed */
+	int nonglobal_code;     /* an entry or link of this epoch is for a page not global */
 	uint32_t code_gen;      /* moves when a block is dropped (24 bits) */
 	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
@@ -137,14 +138,28 @@ static void forget_links(struct block_cache *bc)
 		bc->blocks[i].link_tag = 0;
 }
 
-/* Jump-cache entries and links must look at the translations again. */
-static void translations_moved(struct cpu *c)
+/*
+ * Jump-cache entries and links must look at the translations again; after
+ * a flush that kept the global pages', only if one was made for code on a
+ * page that is not global.
+ */
+static void translations_moved(struct cpu *c, int global_too)
 {
 	struct block_cache *bc = c->bc;
-	if (bc && ++bc->tlb_epoch == 0) {
+	if (!bc || (!global_too && !bc->nonglobal_code))
+		return;
+	bc->nonglobal_code = 0;
+	if (++bc->tlb_epoch == 0) {
 		bc->tlb_epoch = 1;
 		forget_links(bc);
 	}
+}
+
+/* An entry or a link for code at lin is made under the current epoch. */
+static void note_code_translation(struct cpu *c, uint64_t lin)
+{
+	if (!tlb_fetch_global(c, lin))
+		c->bc->nonglobal_code = 1;
 }
 
 /* Blocks were dropped: entries and links made before must not be followed. */
@@ -173,12 +188,30 @@ void cpu_flush_code(struct cpu *c)
  */
 void cpu_flush_tlb(struct cpu *c)
 {
+	tlb_forget_globals(c);
 	if (++c->tlb_gen > 0xfff) {
 		memset(c->tlb, 0, sizeof(c->tlb));
 		c->tlb_gen = 1;
 	}
 	c->tlb_large = 0;
-	translations_moved(c);
+	translations_moved(c, 1);
+}
+
+/*
+ * Linux switches address spaces, and patches its code through a
+ * temporary one, thousands of times in a boot: its own code and data,
+ * on global pages, keep their translations and the links between blocks.
+ */
+void cpu_flush_tlb_nonglobal(struct cpu *c)
+{
+	uint64_t old = c->tlb_gen;
+	if (old == 0xfff || !c->ntlb_globals) {
+		cpu_flush_tlb(c);
+		return;
+	}
+	c->tlb_gen = old + 1;
+	tlb_keep_globals(c, old);
+	translations_moved(c, 0);
 }
 
 void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
@@ -187,7 +220,7 @@ void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
 		cpu_flush_tlb(c);
 		return;
 	}
-	translations_moved(c);
+	translations_moved(c, 1);
 	for (int u = 0; u < 2; u++) {
 		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
 		e->tag_r = e->tag_w = e->tag_x = 0;
@@ -794,6 +827,7 @@ static __attribute__((noinline)) int block_holds(struct cpu *c, struct block *b,
 	const uint8_t *host = fetch_ptr(c, lin, &gpa);
 	if (!host || block_key(c, gpa) != b->key)
 		return 0;
+	note_code_translation(c, lin);
 	uint32_t gen = __atomic_load_n(b->gen, __ATOMIC_ACQUIRE);
 	if (gen == b->gen_seen && b->stamp == c->stamp)
 		return 1;
@@ -820,6 +854,7 @@ static struct block *lookup_block(struct cpu *c, uint64_t lin, uint64_t tag)
 	struct block *b = host ? find_block(c, gpa, host) : NULL;
 	if (b) {
 		/* find_block may have moved the generation: the entry takes the new tag. */
+		note_code_translation(c, lin);
 		e->lin = lin;
 		e->tag = run_tag(c);
 		e->b = b;

@@ -242,6 +242,11 @@ static inline uint8_t *fetch_ptr(struct cpu *c, uint64_t lin, uint64_t *gpa)
 	}
 	return fetch_ptr_slow(c, lin, gpa);
 }
+/* Global pages' entries: no longer listed (a full flush); kept by a flush from generation old. */
+void tlb_forget_globals(struct cpu *c);
+void tlb_keep_globals(struct cpu *c, uint64_t old);
+/* Whether the fetch translation of lin is in the TLB, from a global page. */
+int tlb_fetch_global(struct cpu *c, uint64_t lin);
 /*
  * Drops the write fast path of TLB entries whose page now holds decoded
  * code (another vCPU or this one decoded from it since they were made).

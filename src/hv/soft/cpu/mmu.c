@@ -86,6 +86,7 @@ void *pmem_host(struct pmem *pm, uint64_t gpa, uint64_t len)
 #define PTE_A   (1ULL << 5)
 #define PTE_D   (1ULL << 6)
 #define PTE_PS  (1ULL << 7)
+#define PTE_G   (1ULL << 8)
 #define PTE_NX  (1ULL << 63)
 #define PTE_ADDR 0x000ffffffffff000ULL
 /* Address bits beyond the 40 physical bits CPUID reports. */
@@ -101,6 +102,7 @@ struct walk {
 	uint64_t gpa;           /* of the page */
 	int writable, user, exec, dirty;
 	int large;              /* from a 2 MiB, 4 MiB or 1 GiB page */
+	int global;             /* a global page, with CR4.PGE: MOV to CR3 keeps it */
 };
 
 NORETURN static void page_fault(struct cpu *c, uint64_t lin, uint32_t err)
@@ -215,6 +217,7 @@ static void walk_paging(struct cpu *c, uint64_t lin, int acc, int user, struct w
 	w->user = us;
 	w->exec = !nx;
 	w->dirty = dirty;
+	w->global = (c->cr4 & CR4_PGE) && (ents[n - 1] & PTE_G);
 }
 
 /* ---- translation and the TLB ---- */
@@ -224,6 +227,59 @@ struct xlate {
 	uint64_t gpa;           /* of the byte */
 	struct pmem_slot *slot;
 };
+
+/*
+ * The entries that held a global page are listed, each once, so that a
+ * MOV to CR3 keeps theirs without looking at the whole TLB: an entry's
+ * global field is 0 when it is not listed, TLB_GLOBAL when it is and holds
+ * a global page, and TLB_LISTED when it is but no longer does.
+ */
+#define TLB_GLOBAL 1
+#define TLB_LISTED 2
+static void tlb_mark_global(struct cpu *c, struct tlb_entry *e, int global)
+{
+	if (global && !e->global)
+		c->tlb_globals[c->ntlb_globals++] = (uint16_t)(e - &c->tlb[0][0]);
+	if (global || e->global)
+		e->global = global ? TLB_GLOBAL : TLB_LISTED;
+}
+
+void tlb_forget_globals(struct cpu *c)
+{
+	for (int i = 0; i < c->ntlb_globals; i++)
+		(&c->tlb[0][0])[c->tlb_globals[i]].global = 0;
+	c->ntlb_globals = 0;
+}
+
+/*
+ * The tags of global pages' entries made under generation old move to the
+ * current one; the list keeps only those entries.
+ */
+void tlb_keep_globals(struct cpu *c, uint64_t old)
+{
+	int n = 0;
+	for (int i = 0; i < c->ntlb_globals; i++) {
+		struct tlb_entry *e = &(&c->tlb[0][0])[c->tlb_globals[i]];
+		int kept = 0;
+		uint64_t *tags[] = { &e->tag_r, &e->tag_w, &e->tag_x };
+		for (int k = 0; k < 3 && e->global == TLB_GLOBAL; k++) {
+			if ((*tags[k] & 0xfff) == old) {
+				*tags[k] = (*tags[k] & ~0xfffULL) | c->tlb_gen;
+				kept = 1;
+			}
+		}
+		e->global = kept ? TLB_GLOBAL : 0;
+		if (kept)
+			c->tlb_globals[n++] = c->tlb_globals[i];
+	}
+	c->ntlb_globals = n;
+}
+
+int tlb_fetch_global(struct cpu *c, uint64_t lin)
+{
+	const struct tlb_entry *e = &c->tlb[c->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+	return e->tag_x == ((lin & ~0xfffULL) | c->tlb_gen) && e->global == TLB_GLOBAL;
+}
 
 static void xlate_fill(struct cpu *c, uint64_t lin, int acc, struct xlate *x)
 {
@@ -238,7 +294,7 @@ static void xlate_fill(struct cpu *c, uint64_t lin, int acc, struct xlate *x)
 	} else {
 		w.gpa = page;
 		w.writable = w.user = w.exec = w.dirty = 1;
-		w.large = 0;
+		w.large = w.global = 0;
 	}
 	c->tlb_large |= w.large;
 	x->gpa = w.gpa | (lin & 0xfff);
@@ -255,6 +311,7 @@ static void xlate_fill(struct cpu *c, uint64_t lin, int acc, struct xlate *x)
 		e->tag_r = e->tag_w = e->tag_x = 0;
 	e->addend = addend;
 	e->gpa = w.gpa;
+	tlb_mark_global(c, e, w.global);
 	e->tag_r = tag;
 	if (w.exec)
 		e->tag_x = tag;

@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <stdlib.h>
 /*
  * System instructions: control and debug registers, descriptor tables,
  * LDT/TR, CPUID, MSRs, the TSC, HLT, port I/O, SWAPGS, the fast system
@@ -65,7 +67,7 @@ void set_cr3(struct cpu *c, uint64_t v)
 	if ((c->efer & EFER_LMA) && (v >> 52))
 		GP0(c);
 	c->cr3 = v;
-	cpu_flush_tlb(c);
+	cpu_flush_tlb_nonglobal(c);
 }
 
 /* 0F 20: MOV r, CRn (the operand is 64-bit in 64-bit mode, else 32-bit) */
