@@ -250,6 +250,8 @@ struct pmem {
 /* Software TLB: one set for supervisor and one for user accesses. */
 #define TLB_BITS 10
 #define TLB_SIZE (1 << TLB_BITS)
+#define TLB_LARGE 1                     /* a 2 or 4 MiB page */
+#define TLB_HUGE 2                      /* a 1 GiB page */
 struct tlb_entry {
 	uint64_t tag_r, tag_w, tag_x;   /* linear page | tlb_gen when valid for that access */
 	uintptr_t addend;               /* host = linear + addend */
@@ -351,7 +353,7 @@ struct cpu {
 	struct tlb_entry tlb[2][TLB_SIZE];
 	struct tlb_entry *jit_tlb;      /* tlb[cpl == 3], for host code (jit.c) */
 	uint64_t tlb_gen;               /* 1-4095: a flush moves it instead of clearing */
-	int tlb_large;                  /* some entry came from a large page */
+	int tlb_large;                  /* TLB_LARGE | TLB_HUGE: some entry came from a large page */
 	uint16_t tlb_globals[2 * TLB_SIZE];     /* entries that held a global page */
 	int ntlb_globals;
 	uint32_t seen_code_epoch, seen_verify_epoch;

@@ -78,6 +78,7 @@ struct block_cache {
 	struct block *hash[1 << HASH_BITS];
 	uint32_t tlb_epoch;     /* moves when translations may have changed */
 	int nonglobal_code;     /* an entry or link of this epoch is for a page not global */
+	uint64_t code_regions[64];      /* 4 MiB regions (hashed) they are for */
 	uint32_t code_gen;      /* moves when a block is dropped (24 bits) */
 	struct jump_entry jc[2][1 << JC_BITS];     /* supervisor, user */
 	uint32_t nblocks, ninsns, nbytes;
@@ -149,6 +150,7 @@ static void translations_moved(struct cpu *c, int global_too)
 	if (!bc || (!global_too && !bc->nonglobal_code))
 		return;
 	bc->nonglobal_code = 0;
+	memset(bc->code_regions, 0, sizeof(bc->code_regions));
 	if (++bc->tlb_epoch == 0) {
 		bc->tlb_epoch = 1;
 		forget_links(bc);
@@ -158,8 +160,20 @@ static void translations_moved(struct cpu *c, int global_too)
 /* An entry or a link for code at lin is made under the current epoch. */
 static void note_code_translation(struct cpu *c, uint64_t lin)
 {
+	unsigned r = (unsigned)(lin >> 22) & 4095;
+	c->bc->code_regions[r / 64] |= 1ULL << (r % 64);
 	if (!tlb_fetch_global(c, lin))
 		c->bc->nonglobal_code = 1;
+}
+
+/*
+ * Whether INVLPG of lin may move a translation that an entry or a link of
+ * this epoch is for: the page of lin, up to 4 MiB, lies in one region.
+ */
+static int code_region_moved(struct cpu *c, uint64_t lin)
+{
+	unsigned r = (unsigned)(lin >> 22) & 4095;
+	return !c->bc || (c->tlb_large & TLB_HUGE) || (c->bc->code_regions[r / 64] >> (r % 64) & 1);
 }
 
 /* Blocks were dropped: entries and links made before must not be followed. */
@@ -186,7 +200,7 @@ void cpu_flush_code(struct cpu *c)
  * Tags carry the generation they were filled in, so a flush is a counter
  * increment; the entries are cleared only when the counter wraps.
  */
-void cpu_flush_tlb(struct cpu *c)
+static void tlb_drop_all(struct cpu *c)
 {
 	tlb_forget_globals(c);
 	if (++c->tlb_gen > 0xfff) {
@@ -194,6 +208,11 @@ void cpu_flush_tlb(struct cpu *c)
 		c->tlb_gen = 1;
 	}
 	c->tlb_large = 0;
+}
+
+void cpu_flush_tlb(struct cpu *c)
+{
+	tlb_drop_all(c);
 	translations_moved(c, 1);
 }
 
@@ -214,13 +233,15 @@ void cpu_flush_tlb_nonglobal(struct cpu *c)
 	translations_moved(c, 0);
 }
 
+/* INVLPG: the links and entries move only when code near lin was translated (a few in a boot's thousand). */
 void cpu_flush_tlb_page(struct cpu *c, uint64_t lin)
 {
+	if (code_region_moved(c, lin))
+		translations_moved(c, 1);
 	if (c->tlb_large) {     /* a large page spans many entries */
-		cpu_flush_tlb(c);
+		tlb_drop_all(c);
 		return;
 	}
-	translations_moved(c, 1);
 	for (int u = 0; u < 2; u++) {
 		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
 		e->tag_r = e->tag_w = e->tag_x = 0;

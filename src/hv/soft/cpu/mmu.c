@@ -101,7 +101,7 @@ void *pmem_host(struct pmem *pm, uint64_t gpa, uint64_t len)
 struct walk {
 	uint64_t gpa;           /* of the page */
 	int writable, user, exec, dirty;
-	int large;              /* from a 2 MiB, 4 MiB or 1 GiB page */
+	int large;              /* from a 2 MiB, 4 MiB (TLB_LARGE) or 1 GiB page (| TLB_HUGE) */
 	int global;             /* a global page, with CR4.PGE: MOV to CR3 keeps it */
 };
 
@@ -212,7 +212,7 @@ static void walk_paging(struct cpu *c, uint64_t lin, int acc, int user, struct w
 		dirty = 1;
 	}
 	w->gpa = frame + (lin & (page_size - 1) & ~0xfffULL);
-	w->large = page_size > 4096;
+	w->large = page_size > (4u << 20) ? TLB_LARGE | TLB_HUGE : page_size > 4096 ? TLB_LARGE : 0;
 	w->writable = rw || (!user && !wp);
 	w->user = us;
 	w->exec = !nx;
