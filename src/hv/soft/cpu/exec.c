@@ -195,6 +195,7 @@ void cpu_flush_code(struct cpu *c)
 	memset(bc->hash, 0, sizeof(bc->hash));
 	bc->nblocks = bc->ninsns = bc->nbytes = 0;
 	bc->jit.used = 0;
+	bc->jit.follow = NULL;
 	blocks_moved(bc);
 }
 
@@ -462,7 +463,7 @@ static int block_hostable(struct cpu *c, const struct block *b, const struct ins
 		.link_tag = offsetof(struct block, link_tag), .link_lin = offsetof(struct block, link_lin),
 		.link = offsetof(struct block, link), .gen = offsetof(struct block, gen),
 		.gen_seen = offsetof(struct block, gen_seen), .stamp = offsetof(struct block, stamp),
-		.first = offsetof(struct block, first),
+		.first = offsetof(struct block, first), .count = offsetof(struct block, n),
 	};
 	return 1;
 }

@@ -642,6 +642,7 @@ struct jit {
 	uint8_t *rw;
 	const uint8_t *rx;
 	size_t size, used;
+	uint8_t *follow;        /* the hosted blocks' shared follow (jit.c), NULL until needed */
 };
 int jit_init(struct jit *j, size_t size);
 void jit_free(struct jit *j);
@@ -685,7 +686,7 @@ struct jit_chain {
 	uint16_t pop;                   /* RET: bytes it pops besides the address */
 	uint16_t end;                   /* where the block ends, from its start */
 	uint16_t n;                     /* instructions in the block */
-	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, first;    /* offsets in the block */
+	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, first, count;     /* offsets in the block */
 };
 #define JIT_CALL 17
 #define JIT_RET 18

@@ -53,6 +53,7 @@ static const uint8_t cpu_reg_order[] = { RDI, RSI, RDX, RCX, RAX, 8, 9, 10, 11, 
 
 struct emit {
 	uint8_t *p, *end;
+	const uint8_t *follow;  /* the hosted blocks' shared follow */
 };
 
 static void b1(struct emit *e, uint8_t v)
@@ -209,6 +210,7 @@ static int take_spare(struct jit *j, size_t size)
 	}
 	pthread_mutex_unlock(&spare_lock);
 	j->used = 0;
+	j->follow = NULL;
 	return found;
 }
 
@@ -554,77 +556,99 @@ static uint8_t *emit_not_canonical(struct emit *e, int t, int u)
 	return jump_later(e, 0x87);                                     /* JA */
 }
 
-/*
- * The branch of a hosted block to T, with the registers and the flags
- * stored (every host register but p is free): what block_next() does,
- * in host code. The chain may go on, the budget holds the block, its
- * links were made under the tag the chain follows and one of them is
- * for T, the block there is current and hosted: then this block
- * retires, and the code jumps to the next one's, with the struct cpu in
- * RDI. Else c->next_rip is set and the C side follows the branch.
- */
-static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch, const uint8_t *leave)
+/* MOVZX r32, WORD [base + disp] (r and base below R8: op_mem's REX would go after the 0F) */
+static void movzx16(struct emit *e, int r, int base, int32_t disp)
 {
-	int r[3];
-	free_regs(1u << p | 1u << t, r, 3);
-	int u = r[0], v = r[1], w = r[2];
+	b1(e, 0x0f);
+	op_mem(e, 0, 0xb7, r, base, disp);
+}
+
+/*
+ * The follow that every hosted block's branch jumps to, once per code
+ * buffer: RDI is the struct cpu, RSI where the branch goes, RDX the
+ * block (every other host register is free, the guest's registers and
+ * flags are stored). It does what block_next() does: the chain may go
+ * on, the budget holds the block, its links were made under the tag the
+ * chain follows and one of them is for RSI, the block there is current
+ * and hosted; then the block retires and the code jumps to the next
+ * one's. Else it leaves with c->next_rip set and c->cur at the branch,
+ * and the C side follows it.
+ */
+static void emit_follow_routine(struct emit *e, const struct jit_chain *ch)
+{
+	enum { CPU = RDI, T = RSI, B = RDX, N = RCX, X = RAX, Y = 8, Z = 9 };
 	uint8_t *out[8];
 	int nout = 0;
-	op_mem(e, 1, 0x89, t, p, CPU_AT(next_rip));
-	op_mem(e, 0, 0x83, 7, p, CPU_AT(chain_left));                  /* CMP DWORD [chain_left], 0 */
+	op_mem(e, 1, 0x89, T, CPU, CPU_AT(next_rip));
+	movzx16(e, N, B, ch->count);                                    /* N = its instructions */
+	op_mem(e, 0, 0x83, 7, CPU, CPU_AT(chain_left));                /* CMP DWORD [chain_left], 0 */
 	b1(e, 0);
 	out[nout++] = jump_later(e, 0x8e);                              /* JLE out */
-	op_mem(e, 1, 0x81, 7, p, CPU_AT(budget));                      /* CMP [budget], n */
-	b4(e, ch->n);
+	op_mem(e, 1, 0x39, N, CPU, CPU_AT(budget));                    /* CMP [budget], N */
 	out[nout++] = jump_later(e, 0x86);                              /* JBE out */
-	mov_imm64(e, u, (uint64_t)(uintptr_t)ch->block);               /* U = this block */
-	op_mem(e, 1, 0x8b, v, u, ch->link_tag);
-	op_mem(e, 1, 0x3b, v, p, CPU_AT(chain_tag));                    /* its links' tag is the chain's? */
+	op_mem(e, 1, 0x8b, X, B, ch->link_tag);
+	op_mem(e, 1, 0x3b, X, CPU, CPU_AT(chain_tag));                  /* its links' tag is the chain's? */
 	out[nout++] = jump_later(e, 0x85);
-	op_mem(e, 1, 0x3b, t, u, ch->link_lin);                         /* CMP T, [link_lin[0]] */
+	op_mem(e, 1, 0x3b, T, B, ch->link_lin);                         /* CMP T, [link_lin[0]] */
 	uint8_t *second = jump_later(e, 0x85);
-	op_mem(e, 1, 0x8b, u, u, ch->link);                             /* U = link[0] */
+	op_mem(e, 1, 0x8b, X, B, ch->link);                             /* X = link[0] */
 	uint8_t *have = jump_later(e, 0);
 	land(e, second, e->p);
-	op_mem(e, 1, 0x3b, t, u, ch->link_lin + 8);                     /* CMP T, [link_lin[1]] */
+	op_mem(e, 1, 0x3b, T, B, ch->link_lin + 8);                     /* CMP T, [link_lin[1]] */
 	out[nout++] = jump_later(e, 0x85);
-	op_mem(e, 1, 0x8b, u, u, ch->link + 8);                         /* U = link[1] */
+	op_mem(e, 1, 0x8b, X, B, ch->link + 8);                         /* X = link[1] */
 	land(e, have, e->p);
-	op_mem(e, 1, 0x8b, v, u, ch->gen);                              /* V = its page's generation */
-	op_mem(e, 0, 0x8b, v, v, 0);
-	op_mem(e, 0, 0x3b, v, u, ch->gen_seen);
+	op_mem(e, 1, 0x8b, Y, X, ch->gen);                              /* Y = its page's generation */
+	op_mem(e, 0, 0x8b, Y, Y, 0);
+	op_mem(e, 0, 0x3b, Y, X, ch->gen_seen);
 	out[nout++] = jump_later(e, 0x85);
-	op_mem(e, 0, 0x8b, v, u, ch->stamp);
-	op_mem(e, 0, 0x3b, v, p, CPU_AT(stamp));
+	op_mem(e, 0, 0x8b, Y, X, ch->stamp);
+	op_mem(e, 0, 0x3b, Y, CPU, CPU_AT(stamp));
 	out[nout++] = jump_later(e, 0x85);
-	op_mem(e, 0, 0x8b, v, u, ch->first);                            /* V = its first instruction */
-	rex_op_reg(e, 1, 0x69, v, v);                                   /* IMUL V, V, sizeof */
+	op_mem(e, 0, 0x8b, Y, X, ch->first);                            /* Y = its first instruction */
+	rex_op_reg(e, 1, 0x69, Y, Y);                                   /* IMUL Y, Y, sizeof */
 	b4(e, (uint32_t)sizeof(struct insn));
-	mov_imm64(e, w, (uint64_t)(uintptr_t)ch->insns);
-	rex_op_reg(e, 1, 0x01, w, v);                                   /* ADD V, W */
-	mov_imm64(e, w, (uint64_t)(uintptr_t)ch->hosted);
-	op_mem(e, 1, 0x39, w, v, (int32_t)offsetof(struct insn, fn));  /* a hosted block? */
+	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->insns);
+	rex_op_reg(e, 1, 0x01, Z, Y);                                   /* ADD Y, Z */
+	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->hosted);
+	op_mem(e, 1, 0x39, Z, Y, (int32_t)offsetof(struct insn, fn));  /* a hosted block? */
 	out[nout++] = jump_later(e, 0x85);
-	op_mem(e, 1, 0x81, 0, p, CPU_AT(icount));                      /* this block retires */
-	b4(e, ch->n);
-	op_mem(e, 1, 0x81, 5, p, CPU_AT(budget));
-	b4(e, ch->n);
-	op_mem(e, 0, 0x83, 5, p, CPU_AT(chain_left));                  /* SUB DWORD [chain_left], 1 */
+	op_mem(e, 1, 0x01, N, CPU, CPU_AT(icount));                    /* this block retires */
+	op_mem(e, 1, 0x29, N, CPU, CPU_AT(budget));
+	op_mem(e, 0, 0x83, 5, CPU, CPU_AT(chain_left));                /* SUB DWORD [chain_left], 1 */
 	b1(e, 1);
 	/*
 	 * Only the block and its start: every way out of the next block's
 	 * code sets c->cur, and the C side takes RIP from it.
 	 */
-	op_mem(e, 1, 0x89, u, p, CPU_AT(block));
-	op_mem(e, 1, 0x89, t, p, CPU_AT(block_rip));
-	op_mem(e, 1, 0x8b, w, v, (int32_t)offsetof(struct insn, imm));  /* W = its code */
-	if (p != RDI)
-		mov_rr(e, RDI, p);
-	emit_lea(e, w, w, -1, 0, JIT_CHAIN_ENTRY);
-	rex_op_reg(e, 0, 0xff, 4, w);                                   /* JMP W */
+	op_mem(e, 1, 0x89, X, CPU, CPU_AT(block));
+	op_mem(e, 1, 0x89, T, CPU, CPU_AT(block_rip));
+	op_mem(e, 1, 0x8b, Z, Y, (int32_t)offsetof(struct insn, imm));  /* Z = its code */
+	emit_lea(e, Z, Z, -1, 0, JIT_CHAIN_ENTRY);
+	rex_op_reg(e, 0, 0xff, 4, Z);                                   /* JMP Z */
 	for (int i = 0; i < nout; i++)
 		land(e, out[i], e->p);
-	emit_exit_at(e, p, u, ch->branch, JIT_BRANCHED, leave);
+	op_mem(e, 0, 0x8b, Y, B, ch->first);                            /* c->cur = its branch */
+	emit_lea(e, Y, Y, N, 0, -1);
+	rex_op_reg(e, 1, 0x69, Y, Y);
+	b4(e, (uint32_t)sizeof(struct insn));
+	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->insns);
+	rex_op_reg(e, 1, 0x01, Z, Y);
+	op_mem(e, 1, 0x89, Y, CPU, CPU_AT(cur));
+	b1(e, 0xb8);                                                    /* MOV EAX, JIT_BRANCHED */
+	b4(e, (uint32_t)JIT_BRANCHED);
+	emit_leave(e, CALLEE_SAVED);
+}
+
+/* The branch of a hosted block to T: on to the shared follow, with the struct cpu in RDI. */
+static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch)
+{
+	if (p != RDI)
+		mov_rr(e, RDI, p);
+	if (t != RSI)
+		mov_rr(e, RSI, t);
+	mov_imm64(e, RDX, (uint64_t)(uintptr_t)ch->block);
+	jump_to(e, e->follow);
 }
 
 /* To the block's start + off; a target that is not canonical goes to the branch's handler, which faults. */
@@ -635,7 +659,7 @@ static void emit_chain_exit(struct emit *e, int p, const struct jit_chain *ch, i
 	free_regs(1u << p, r, 2);
 	emit_target(e, p, r[0], off);
 	uint8_t *bad = check_canonical ? emit_not_canonical(e, r[0], r[1]) : NULL;
-	emit_follow(e, p, r[0], ch, leave);
+	emit_follow(e, p, r[0], ch);
 	if (bad) {
 		land(e, bad, e->p);
 		emit_exit_at(e, p, r[1], ch->branch, JIT_MISS, leave);
@@ -675,7 +699,7 @@ static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, con
 	op_mem(e, 1, 0x8b, m.s, p, rsp);
 	emit_lea(e, m.s, m.s, -1, 0, ch->cc == JIT_CALL ? -8 : 8 + ch->pop);
 	op_mem(e, 1, 0x89, m.s, p, rsp);
-	emit_follow(e, p, x, ch, leave);
+	emit_follow(e, p, x, ch);
 	land(e, miss, e->p);
 	land(e, bad, e->p);
 	emit_exit_at(e, p, m.s, ch->branch, JIT_MISS, leave);
@@ -755,7 +779,17 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	unsigned saved = chain ? CALLEE_SAVED : (used | scratch | 1u << p) & CALLEE_SAVED;
 	const struct insn *branch = chain ? chain->branch : n ? ji[n - 1].in + 1 : NULL;
 
-	struct emit e = { j->rw + j->used, j->rw + j->size };
+	struct emit e = { j->rw + j->used, j->rw + j->size, j->follow };
+	if (chain && !j->follow) {
+		uint8_t *follow = e.p;
+		emit_follow_routine(&e, chain);
+		if (e.p > e.end)
+			return NULL;
+		j->follow = follow;
+		e.follow = follow;
+		j->used = (size_t)(e.p - j->rw + 15) & ~(size_t)15;
+		e.p = j->rw + j->used;
+	}
 	/* Where the code leaves, before its start: the exits after it jump back there. */
 	uint8_t *leave = e.p;
 	emit_leave(&e, saved);
