@@ -31,8 +31,10 @@
  * Jcc or CALL, or a RET, is hosted (struct jit_chain): its code does the
  * branch too, and where the branch goes it follows the block's links as
  * block_next() would, into the next hosted block's code, without going
- * back to C. Every hosted block's code saves the same host registers,
- * and leaves the guest's registers and exact flags in struct cpu.
+ * back to C; that follow is one routine per code buffer, which every
+ * branch jumps to. Every hosted block's code saves the same host
+ * registers, and leaves the guest's registers and exact flags in struct
+ * cpu.
  *
  * The code goes to a buffer mapped twice, writable and executable, so
  * that no page is both; it empties with the block cache.
