@@ -637,15 +637,17 @@ void kvm_queue_exception(struct soft_vcpu *v, int vector, int has_error, uint32_
 /*
  * A device may have written guest code before it interrupted: the blocks
  * verify their bytes again. Not for the irqchip's own timers and IPIs,
- * which write nothing.
+ * which write nothing; without an irqchip, every interrupt is the VMM's.
  */
 static void note_device_writes(struct soft_vcpu *v, struct irqchip *ic)
 {
-	uint32_t raises = ic ? irqchip_device_raises(ic) : v->device_raises + 1;
-	if (raises != v->device_raises) {
+	if (ic) {
+		uint32_t raises = irqchip_device_raises(ic);
+		if (raises == v->device_raises)
+			return;
 		v->device_raises = raises;
-		v->vmx.cpu.stamp++;
 	}
+	v->vmx.cpu.stamp++;
 }
 
 /*
@@ -804,9 +806,11 @@ int kvm_arch_vcpu_ioctl_run(struct soft_vcpu *v)
 	 * served from the run structure (our devices do no DMA from port
 	 * writes), and a boot writes some 30000 console bytes, after each
 	 * of which the blocks compared their bytes again. Writes by a
-	 * device that interrupts are caught at the interrupt.
+	 * device that interrupts are caught at the interrupt. A VMM that
+	 * set the registers anew (KVM_SET_SREGS, a reset) dropped the
+	 * port's completion, and may have loaded code: that verifies.
 	 */
-	if (!v->pio_exit)
+	if (!(v->pio_exit && v->complete_userspace_io))
 		c->stamp++;
 	v->pio_exit = 0;
 	/* The I/O the VMM just completed finishes first, immediate_exit or not (as in KVM). */

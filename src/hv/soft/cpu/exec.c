@@ -159,10 +159,16 @@ static void translations_moved(struct cpu *c, int global_too)
 	}
 }
 
+/* The bit of code_regions for lin's 4 MiB region. */
+static unsigned code_region(uint64_t lin)
+{
+	return (unsigned)(lin >> 22) & 4095;
+}
+
 /* An entry or a link for code at lin is made under the current epoch. */
 static void note_code_translation(struct cpu *c, uint64_t lin)
 {
-	unsigned r = (unsigned)(lin >> 22) & 4095;
+	unsigned r = code_region(lin);
 	c->bc->code_regions[r / 64] |= 1ULL << (r % 64);
 	if (!tlb_fetch_global(c, lin))
 		c->bc->nonglobal_code = 1;
@@ -174,7 +180,7 @@ static void note_code_translation(struct cpu *c, uint64_t lin)
  */
 static int code_region_moved(struct cpu *c, uint64_t lin)
 {
-	unsigned r = (unsigned)(lin >> 22) & 4095;
+	unsigned r = code_region(lin);
 	return !c->bc || (c->tlb_large & TLB_HUGE) || (c->bc->code_regions[r / 64] >> (r % 64) & 1);
 }
 
@@ -459,7 +465,7 @@ static int block_hostable(struct cpu *c, const struct block *b, const struct ins
 	*ch = (struct jit_chain){
 		.block = b, .insns = c->bc->insns, .hosted = jit_block, .branch = br, .cc = cc,
 		.taken = (int32_t)taken, .pop = cc == JIT_RET && br->op == 0xc2 ? (uint16_t)br->imm : 0,
-		.end = br->end, .n = (uint16_t)n,
+		.end = br->end,
 		.link_tag = offsetof(struct block, link_tag), .link_lin = offsetof(struct block, link_lin),
 		.link = offsetof(struct block, link), .gen = offsetof(struct block, gen),
 		.gen_seen = offsetof(struct block, gen_seen), .stamp = offsetof(struct block, stamp),
@@ -523,8 +529,8 @@ static int jit_describe(const struct insn *in, const struct handler_info *hi, st
 
 /*
  * Each run of instructions that host code can do, in 64-bit code,
- * becomes host code; a block that is one such run and a JMP or Jcc is
- * hosted whatever its length.
+ * becomes host code; a block that is one such run and a relative JMP,
+ * Jcc or CALL, or a RET, is hosted whatever its length.
  */
 static void translate_runs(struct cpu *c, const struct block *b, struct insn *in, const struct handler_info **hi,
 			   const uint8_t *live_after, int n, const uint8_t *bytes)

@@ -685,7 +685,6 @@ struct jit_chain {
 	int32_t taken;                  /* where it goes when taken, from the block's start */
 	uint16_t pop;                   /* RET: bytes it pops besides the address */
 	uint16_t end;                   /* where the block ends, from its start */
-	uint16_t n;                     /* instructions in the block */
 	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, first, count;     /* offsets in the block */
 };
 #define JIT_CALL 17

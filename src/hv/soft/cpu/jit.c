@@ -565,6 +565,15 @@ static void movzx16(struct emit *e, int r, int base, int32_t disp)
 	op_mem(e, 0, 0xb7, r, base, disp);
 }
 
+/* R = &insns[R], through register t. */
+static void emit_insn_at(struct emit *e, int r, int t, const struct insn *insns)
+{
+	rex_op_reg(e, 1, 0x69, r, r);                                   /* IMUL R, R, sizeof */
+	b4(e, (uint32_t)sizeof(struct insn));
+	mov_imm64(e, t, (uint64_t)(uintptr_t)insns);
+	rex_op_reg(e, 1, 0x01, t, r);                                   /* ADD R, T */
+}
+
 /*
  * The follow that every hosted block's branch jumps to, once per code
  * buffer: RDI is the struct cpu, RSI where the branch goes, RDX the
@@ -608,10 +617,7 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch)
 	op_mem(e, 0, 0x3b, Y, CPU, CPU_AT(stamp));
 	out[nout++] = jump_later(e, 0x85);
 	op_mem(e, 0, 0x8b, Y, X, ch->first);                            /* Y = its first instruction */
-	rex_op_reg(e, 1, 0x69, Y, Y);                                   /* IMUL Y, Y, sizeof */
-	b4(e, (uint32_t)sizeof(struct insn));
-	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->insns);
-	rex_op_reg(e, 1, 0x01, Z, Y);                                   /* ADD Y, Z */
+	emit_insn_at(e, Y, Z, ch->insns);
 	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->hosted);
 	op_mem(e, 1, 0x39, Z, Y, (int32_t)offsetof(struct insn, fn));  /* a hosted block? */
 	out[nout++] = jump_later(e, 0x85);
@@ -632,10 +638,7 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch)
 		land(e, out[i], e->p);
 	op_mem(e, 0, 0x8b, Y, B, ch->first);                            /* c->cur = its branch */
 	emit_lea(e, Y, Y, N, 0, -1);
-	rex_op_reg(e, 1, 0x69, Y, Y);
-	b4(e, (uint32_t)sizeof(struct insn));
-	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->insns);
-	rex_op_reg(e, 1, 0x01, Z, Y);
+	emit_insn_at(e, Y, Z, ch->insns);
 	op_mem(e, 1, 0x89, Y, CPU, CPU_AT(cur));
 	b1(e, 0xb8);                                                    /* MOV EAX, JIT_BRANCHED */
 	b4(e, (uint32_t)JIT_BRANCHED);

@@ -1,5 +1,3 @@
-#include <stdio.h>
-#include <stdlib.h>
 /*
  * System instructions: control and debug registers, descriptor tables,
  * LDT/TR, CPUID, MSRs, the TSC, HLT, port I/O, SWAPGS, the fast system
