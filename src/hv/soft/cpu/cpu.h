@@ -175,6 +175,7 @@ struct insn {
 	uint8_t pfx;            /* PFX_* */
 	uint16_t end;           /* offset of its end from the start of its block (exec.c) */
 	int32_t disp;
+	uint32_t code;          /* host code of a run from here, in the code buffer (exec.c) */
 	uint64_t imm;
 	uint16_t imm2;          /* ENTER level, far pointer selector */
 };

@@ -393,9 +393,8 @@ static const struct handler_info *handler_find(insn_fn *fn)
 int cpu_jit_min_run = 6;
 
 /*
- * The handler of an instruction where a run of host code starts; in->imm
- * is the code (the instruction's immediate, if it has one, is not needed:
- * see translate_runs()). The handlers go on after the last instruction
+ * The handler of an instruction where a run of host code starts; in->code
+ * is where the code is in the buffer. The handlers go on after the last instruction
  * the code did: the end of the run, or a memory access the TLB could not
  * serve, which its own handler then does, the run's first one included
  * (struct jit_head). When the code did the block's branch, or is a
@@ -404,10 +403,15 @@ int cpu_jit_min_run = 6;
  */
 static insn_fn jit_run, jit_block;
 
+static const struct jit_head *jit_head_of(struct cpu *c, const struct insn *in)
+{
+	return (const struct jit_head *)(c->bc->jit.rx + in->code - sizeof(struct jit_head));
+}
+
 static ALWAYS_INLINE void jit_enter(struct cpu *c, const struct insn *in, int hosted)
 {
-	jit_code *code = (jit_code *)(uintptr_t)in->imm;
-	const struct jit_head *h = (const struct jit_head *)((uintptr_t)in->imm - sizeof(*h));
+	jit_code *code = (jit_code *)(uintptr_t)(c->bc->jit.rx + in->code);
+	const struct jit_head *h = jit_head_of(c, in);
 	if (hosted || h->flags_in)
 		flags_eager(c); /* hosted code keeps them exact in struct cpu between blocks */
 	c->jit_tlb = c->tlb[c->cpl == 3];
@@ -425,21 +429,8 @@ static ALWAYS_INLINE void jit_enter(struct cpu *c, const struct insn *in, int ho
 	c->next_rip = c->block_rip + at->end;
 	c->cur = at;
 	insn_fn *fn = at->fn;
-	if (fn == jit_run || fn == jit_block) {
-		const struct jit_head *ah = (const struct jit_head *)((uintptr_t)at->imm - sizeof(*ah));
-		fn = ah->fn;
-		if (ah->n == 0) {
-			/* A hosted branch alone, whose immediate is the code's address: a copy has it back. */
-			struct insn copy[2] = { *at, at[1] };
-			copy[0].fn = fn;
-			copy[0].imm = ah->imm;
-			c->cur = copy;
-			fn(c, copy);
-			if (c->cur == copy)
-				c->cur = at;
-			return;
-		}
-	}
+	if (fn == jit_run || fn == jit_block)
+		fn = jit_head_of(c, at)->fn;
 	fn(c, at);
 }
 
@@ -502,7 +493,7 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 	jit_code *code = jit_translate(&c->bc->jit, ji, k, bytes, live && touch, live_out, loop, ch);
 	if (!code)
 		return;
-	in[0].imm = (uint64_t)(uintptr_t)code;
+	in[0].code = (uint32_t)((const uint8_t *)code - c->bc->jit.rx);
 	in[0].fn = ch ? jit_block : jit_run;
 }
 
@@ -542,8 +533,6 @@ static void translate_runs(struct cpu *c, const struct block *b, struct insn *in
 		int k = 0;
 		while (i + k < n && jit_describe(&in[i + k], hi[i + k], &ji[k]))
 			k++;
-		if (k && ji[0].mem && (ji[0].regs & JR_IMM))
-			k = 0;          /* its code would take the place of its immediate */
 		struct jit_loop loop = { -1, 0 };
 		if (i == 0 && k == n - 1 && k > 0 && (uint64_t)in[k].end + in[k].imm == 0)
 			loop = (struct jit_loop){ insn_branch_cc(in[k].fn), in[k].end };

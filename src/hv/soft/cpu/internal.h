@@ -565,7 +565,7 @@ struct pure_variants {
 #define JR_RM_BYTE 4    /* in->rm is a byte register id whatever the operand size */
 #define JR_EA      8    /* in->base and in->index */
 #define JR_CL     16    /* RCX, for the count */
-#define JR_IMM    32    /* (memory forms) its handler reads in->imm */
+#define JR_IMM    32    /* (memory forms) an immediate operand */
 #define JR_NONE   64    /* none: a hint NOP, whose operand is never accessed */
 
 static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, int lean)
@@ -634,7 +634,6 @@ typedef int jit_code(struct cpu *c);    /* returns how many instructions it did,
 /* Before each run's code: what running it needs besides the code. */
 struct jit_head {
 	insn_fn *fn;            /* the first instruction's own handler */
-	uint64_t imm;           /* and its immediate, where the code's address went */
 	uint32_t flags_in;      /* the code reads the guest's flags */
 	uint32_t n;             /* instructions in the run */
 };

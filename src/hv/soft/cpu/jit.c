@@ -585,7 +585,7 @@ static void emit_insn_at(struct emit *e, int r, int t, const struct insn *insns)
  * one's. Else it leaves with c->next_rip set and c->cur at the branch,
  * and the C side follows it.
  */
-static void emit_follow_routine(struct emit *e, const struct jit_chain *ch)
+static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, const uint8_t *rx)
 {
 	enum { CPU = RDI, T = RSI, B = RDX, N = RCX, X = RAX, Y = 8, Z = 9 };
 	uint8_t *out[8];
@@ -631,8 +631,9 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch)
 	 */
 	op_mem(e, 1, 0x89, X, CPU, CPU_AT(block));
 	op_mem(e, 1, 0x89, T, CPU, CPU_AT(block_rip));
-	op_mem(e, 1, 0x8b, Z, Y, (int32_t)offsetof(struct insn, imm));  /* Z = its code */
-	emit_lea(e, Z, Z, -1, 0, JIT_CHAIN_ENTRY);
+	op_mem(e, 0, 0x8b, Z, Y, (int32_t)offsetof(struct insn, code)); /* Z = its code */
+	mov_imm64(e, Y, (uint64_t)(uintptr_t)(rx + JIT_CHAIN_ENTRY));
+	rex_op_reg(e, 1, 0x01, Y, Z);                                   /* ADD Z, Y */
 	rex_op_reg(e, 0, 0xff, 4, Z);                                   /* JMP Z */
 	for (int i = 0; i < nout; i++)
 		land(e, out[i], e->p);
@@ -787,7 +788,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	struct emit e = { j->rw + j->used, j->rw + j->size, j->follow };
 	if (chain && !j->follow) {
 		uint8_t *follow = e.p;
-		emit_follow_routine(&e, chain);
+		emit_follow_routine(&e, chain, j->rx);
 		if (e.p > e.end)
 			return NULL;
 		j->follow = follow;
@@ -801,7 +802,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	while ((e.p - j->rw + sizeof(struct jit_head)) % 16)
 		b1(&e, 0xcc);                                           /* INT3: the code is aligned */
 	const struct insn *first = n ? ji[0].in : branch;
-	struct jit_head head = { first->fn, first->imm, (uint32_t)flags_in, (uint32_t)n };
+	struct jit_head head = { first->fn, (uint32_t)flags_in, (uint32_t)n };
 	for (size_t k = 0; k < sizeof(head); k++)
 		b1(&e, ((const uint8_t *)&head)[k]);
 	uint8_t *start = e.p;
