@@ -391,6 +391,38 @@ static void test_jit_loops(void)
 }
 
 /*
+ * Register instructions that name RSP, which host code runs on another
+ * host register: a frame set up and torn down, RSP as a source, a
+ * destination, a LEA base and a byte register (SPL), in runs, in a loop
+ * and in hosted blocks that CALL and RET, with PUSH and POP and loads
+ * based on RSP between them. The flags of a CMP with RSP must survive.
+ */
+GUEST_CODE(g_rsp_regs, C64,
+	"mov $0x8000, %rsp\n mov $3, %ebx\n mov $50, %ecx\n xor %r9d, %r9d\n"
+	"1: push %rbp\n mov %rsp, %rbp\n sub $0x28, %rsp\n lea 8(%rsp), %rax\n"
+	"lea (%rsp,%rbx,2), %rdx\n mov %rax, (%rsp)\n add %rsp, %r9\n and $-16, %rsp\n"
+	"mov %rsp, %r8\n add $1, %spl\n sub $1, %spl\n call 2f\n"
+	"mov %rbp, %rsp\n pop %rbp\n cmp %rsp, %rdx\n setb %r10b\n add %r10, %r11\n"
+	"dec %ecx\n jnz 1b\n"
+	"mov $200, %ecx\n"
+	"3: sub $8, %rsp\n mov %rsp, %rsi\n xor %rsp, %rsi\n add $8, %rsp\n add %rsi, %r12\n"
+	"lea -16(%rsp,%rcx,8), %r13\n dec %ecx\n jnz 3b\n"
+	"mov %rsp, %r14\n hlt\n"
+	"2: mov (%rsp), %rdi\n lea 8(%rsp), %r15\n xchg %rdi, %rdi\n neg %r15\n not %r15\n add %r15, %r9\n ret\n");
+
+static void test_jit_rsp_registers(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_rsp_regs, g_rsp_regs_end);
+	CHECK(cpu_host_code_bytes(&j.c) > 0);
+	CHECK_EQ(j.c.gpr[R_SP], 0x8000);
+	CHECK_EQ(j.c.gpr[R_CX], 0);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
+/*
  * Runs the code from start to end by the handlers alone and with host
  * code, each time with a budget from first to last by step: both stop at
  * the same instruction.
@@ -533,6 +565,7 @@ int main(void)
 	RUN(test_jit_run_fault);
 	RUN(test_jit_pass_fault);
 	RUN(test_jit_loops);
+	RUN(test_jit_rsp_registers);
 	RUN(test_jit_loop_budget);
 	RUN(test_hosted_blocks);
 	RUN(test_hosted_budget);

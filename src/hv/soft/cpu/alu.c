@@ -435,6 +435,38 @@ static insn_fn *const incdec_forms[2][2][4] = {
 	{ { inc_m1, inc_m2, inc_m4, inc_m8 }, { dec_m1, dec_m2, dec_m4, dec_m8 } },
 };
 
+/* NOT and NEG of a register (pure), or of memory in 64-bit code. */
+static ALWAYS_INLINE void notneg_r(struct cpu *c, const struct insn *in, int neg, int size, int nf)
+{
+	uint64_t v = reg_read(c, in->rm, size);
+	reg_write(c, in->rm, size, neg ? alu_nf(c, ALU_SUB, size, 0, v, nf) : ~v);
+}
+
+static ALWAYS_INLINE void notneg_m(struct cpu *c, const struct insn *in, int neg, int size)
+{
+	uint8_t *p = tlb_write_ptr(c, ea_lin64(c, in), size);
+	if (unlikely(!p)) {
+		(neg ? op_neg : op_not)(c, in);
+		return;
+	}
+	uint64_t v = host_load(p, size);
+	host_store(p, size, neg ? alu(c, ALU_SUB, size, 0, v) : ~v);
+}
+
+#define NOTNEG_R_FN(k, neg, sz) PURE_FN(k##_r##sz, notneg_r(c, in, neg, sz, nf))
+#define NOTNEG_M_FN(k, neg, sz) \
+	static void k##_m##sz(struct cpu *c, const struct insn *in) \
+	{ notneg_m(c, in, neg, sz); insn_next(c, in); }
+INCDEC_FNS(NOTNEG_R_FN, not, 0)
+INCDEC_FNS(NOTNEG_R_FN, neg, 1)
+INCDEC_FNS(NOTNEG_M_FN, not, 0)
+INCDEC_FNS(NOTNEG_M_FN, neg, 1)
+/* [register or memory][neg][log2 size] */
+static insn_fn *const notneg_forms[2][2][4] = {
+	{ { not_r1, not_r2, not_r4, not_r8 }, { neg_r1, neg_r2, neg_r4, neg_r8 } },
+	{ { not_m1, not_m2, not_m4, not_m8 }, { neg_m1, neg_m2, neg_m4, neg_m8 } },
+};
+
 /* ADC and SBB read CF; the others overwrite every flag; INC/DEC keep CF. */
 #define ALU_ENTRIES(form, k, pf, regs) PURE_ENTRY(alu_##form##_##k##1, pf, regs), \
 	PURE_ENTRY(alu_##form##_##k##2, pf, regs), PURE_ENTRY(alu_##form##_##k##4, pf, regs), \
@@ -446,8 +478,11 @@ static insn_fn *const incdec_forms[2][2][4] = {
 	ALU_ENTRIES(form, test, PF_WRITE, regs)
 #define INCDEC_ENTRIES(k) PURE_ENTRY(k##_r1, PF_PASS, JR_RM), PURE_ENTRY(k##_r2, PF_PASS, JR_RM), \
 	PURE_ENTRY(k##_r4, PF_PASS, JR_RM), PURE_ENTRY(k##_r8, PF_PASS, JR_RM)
+#define NOTNEG_ENTRIES(k, pf) PURE_ENTRY(k##_r1, pf, JR_RM), PURE_ENTRY(k##_r2, pf, JR_RM), \
+	PURE_ENTRY(k##_r4, pf, JR_RM), PURE_ENTRY(k##_r8, pf, JR_RM)
 const struct pure_variants alu_pure[] = {
 	ALU_PURE_ROWS(rr, JR_REG | JR_RM), ALU_PURE_ROWS(ri, JR_RM), INCDEC_ENTRIES(inc), INCDEC_ENTRIES(dec),
+	NOTNEG_ENTRIES(not, PF_NONE), NOTNEG_ENTRIES(neg, PF_WRITE),
 };
 const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 
@@ -460,8 +495,12 @@ const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 	ALU_MEM(form, adc, mem, regs, PF_READ), ALU_MEM(form, sbb, mem, regs, PF_READ), \
 	ALU_MEM(form, sub, mem, regs, PF_WRITE), ALU_MEM(form, xor, mem, regs, PF_WRITE), \
 	ALU_MEM(form, cmp, JM_READ, regs, PF_WRITE), ALU_MEM(form, test, JM_READ, regs, PF_WRITE)
+/* The unary ones: INC and DEC keep CF, NEG writes every flag, NOT none. */
+#define UNARY_MEM(k, pf) { k##_m1, JM_WRITE, 0, 0, pf, 0 }, { k##_m2, JM_WRITE, 0, 0, pf, 0 }, \
+	{ k##_m4, JM_WRITE, 0, 0, pf, 0 }, { k##_m8, JM_WRITE, 0, 0, pf, 0 }
 const struct mem_form alu_mem_forms[] = {
 	ALU_MEM_ROWS(rm, JM_READ, JR_REG), ALU_MEM_ROWS(mr, JM_WRITE, JR_REG), ALU_MEM_ROWS(mi, JM_WRITE, JR_IMM),
+	UNARY_MEM(inc, PF_PASS), UNARY_MEM(dec, PF_PASS), UNARY_MEM(neg, PF_WRITE), UNARY_MEM(not, PF_NONE),
 };
 const unsigned alu_nmem = sizeof(alu_mem_forms) / sizeof(alu_mem_forms[0]);
 
@@ -505,6 +544,12 @@ insn_fn *alu_select(struct insn *in, insn_fn *fn, int code_size)
 			return incdec_forms[0][fn == op_dec_rm][size_log2(in->opsize)];
 		if (fast_mem64(in, code_size))
 			return incdec_forms[1][fn == op_dec_rm][size_log2(in->opsize)];
+	}
+	if (fn == op_not || fn == op_neg) {
+		if (in->mod == 3)
+			return notneg_forms[0][fn == op_neg][size_log2(in->opsize)];
+		if (fast_mem64(in, code_size))
+			return notneg_forms[1][fn == op_neg][size_log2(in->opsize)];
 	}
 	return NULL;
 }

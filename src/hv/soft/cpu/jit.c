@@ -216,10 +216,113 @@ static int take_spare(struct jit *j, size_t size)
 	return found;
 }
 
-/* Whether host code can hold ji: not when it names RSP, the host's stack, but as a base. */
+/*
+ * Whether host code can hold ji. RSP is the host's stack: a register
+ * instruction that names it runs on another host register that holds the
+ * guest's RSP for it (emit_renamed()); a memory instruction reads RSP
+ * from struct cpu only as its base or stack pointer.
+ */
 int jit_insn_ok(const struct jit_insn *ji)
 {
-	return !(regs_used(ji) & (1u << RSP));
+	return !ji->mem || !(regs_used(ji) & (1u << RSP));
+}
+
+/* ---- register instructions that name RSP ---- */
+
+/* Whether the instruction's bytes have no ModRM: its register is in the opcode (B0+r, B8+r, 90+r, 0F C8+r). */
+static int opcode_reg_form(const uint8_t *op, int oplen)
+{
+	if (oplen == 1)
+		return (op[0] & 0xf0) == 0xb0 || (op[0] & 0xf8) == 0x90;
+	return oplen == 2 && (op[1] & 0xf8) == 0xc8;
+}
+
+/*
+ * The register instruction ji (bytes b) with RSP, wherever its fields
+ * name it, made x; into out. Returns its length, or -1 when it does not
+ * name RSP where ji says, or needs a REX prefix it cannot take (a byte
+ * instruction without one may name AH-BH).
+ */
+static int rename_rsp(const struct jit_insn *ji, const uint8_t *b, int len, int x, uint8_t *out)
+{
+	const struct insn *in = ji->in;
+	int i = 0, n = 0, rex = 0, had_rex = 0, done = 0;
+	while (i < len && (b[i] == 0x66 || b[i] == 0xf2 || b[i] == 0xf3 || b[i] == 0x2e || b[i] == 0x3e ||
+			   b[i] == 0x26 || b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65))
+		out[n++] = b[i++];
+	if (i < len && (b[i] & 0xf0) == 0x40)
+		rex = b[i++], had_rex = 1;
+	int rex_at = n++;       /* room for a REX prefix, dropped again if none is needed */
+	if (i >= len)
+		return -1;
+	int oplen = b[i] != 0x0f ? 1 : (i + 1 < len && (b[i + 1] == 0x38 || b[i + 1] == 0x3a)) ? 3 : 2;
+	if (i + oplen > len)
+		return -1;
+	const uint8_t *op = b + i;
+	for (int k = 0; k < oplen; k++)
+		out[n++] = b[i++];
+	if (opcode_reg_form(op, oplen)) {
+		if (!(ji->regs & JR_RM) || ((op[oplen - 1] & 7) | (rex & 1) << 3) != RSP)
+			return -1;
+		out[n - 1] = (uint8_t)((op[oplen - 1] & 0xf8) | (x & 7));
+		rex = (rex & ~1) | (x >> 3);
+		done = 1;
+	} else {
+		if (i >= len)
+			return -1;
+		uint8_t modrm = b[i++];
+		int mod = modrm >> 6, reg = (modrm >> 3 & 7) | (rex & 4) << 1, rm = (modrm & 7) | (rex & 1) << 3;
+		if ((ji->regs & JR_REG) && reg == RSP) {
+			modrm = (uint8_t)((modrm & 0xc7) | (x & 7) << 3);
+			rex = (rex & ~4) | (x >> 3) << 2;
+			done = 1;
+		}
+		if (mod == 3 && (ji->regs & JR_RM) && rm == RSP) {
+			modrm = (uint8_t)((modrm & 0xf8) | (x & 7));
+			rex = (rex & ~1) | (x >> 3);
+			done = 1;
+		}
+		out[n++] = modrm;
+		if (mod != 3 && (modrm & 7) == 4) {
+			if (i >= len)
+				return -1;
+			uint8_t sib = b[i++];
+			int base = (sib & 7) | (rex & 1) << 3;
+			if ((ji->regs & JR_EA) && base == RSP) {
+				sib = (uint8_t)((sib & 0xf8) | (x & 7));
+				rex = (rex & ~1) | (x >> 3);
+				done = 1;
+			}
+			out[n++] = sib;
+		}
+	}
+	if (!done)
+		return -1;
+	if (had_rex || (rex & 0xf)) {
+		if (!had_rex && (in->opsize == 1 || (ji->regs & JR_RM_BYTE)))
+			return -1;
+		out[rex_at] = (uint8_t)(0x40 | (rex & 0xf));
+	} else {
+		memmove(out + rex_at, out + rex_at + 1, (size_t)(n - rex_at - 1));
+		n--;
+	}
+	while (i < len)
+		out[n++] = b[i++];
+	return n;
+}
+
+/* ji, which names RSP, on host register x: x = the guest's RSP, the instruction, RSP = x. */
+static int emit_renamed(struct emit *e, const struct jit_insn *ji, const uint8_t *b, int p, int x)
+{
+	uint8_t out[16];
+	int n = rename_rsp(ji, b, ji->in->len, x, out);
+	if (n < 0)
+		return -1;
+	op_mem(e, 1, 0x8b, x, p, gpr_at(RSP));
+	for (int k = 0; k < n; k++)
+		b1(e, out[k]);
+	op_mem(e, 1, 0x89, x, p, gpr_at(RSP));
+	return 0;
 }
 
 int jit_init(struct jit *j, size_t size)
@@ -758,17 +861,25 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		used |= regs_used(&ji[i]);
 		nmem += ji[i].mem != 0;
 	}
-	if ((used & (1u << RSP)) || nmem > JIT_MAX_MEM)
+	if (nmem > JIT_MAX_MEM)
 		return NULL;
-	int p = -1;
+	int names_rsp = !!(used & (1u << RSP));
+	used &= ~(1u << RSP);
+	int p = -1, x = -1;
 	for (unsigned i = 0; i < sizeof(cpu_reg_order) && p < 0; i++)
 		if (!(used & (1u << cpu_reg_order[i])))
 			p = cpu_reg_order[i];
-	if (p < 0)
+	/* x: the guest's RSP for an instruction that names it; not RBP or R13, which a SIB base cannot be with no displacement */
+	for (unsigned i = 0; i < sizeof(cpu_reg_order) && names_rsp && x < 0; i++) {
+		int r = cpu_reg_order[i];
+		if (r != p && (r & 7) != RBP && !(used & (1u << r)))
+			x = r;
+	}
+	if (p < 0 || (names_rsp && x < 0))
 		return NULL;
 	/* The scratch registers of each memory instruction; those free need saving as the rest. */
 	struct mem_regs mr[JIT_MAX_MEM];
-	unsigned scratch = 0;
+	unsigned scratch = names_rsp ? 1u << x : 0;
 	for (int i = 0, m = 0; i < n; i++) {
 		if (!ji[i].mem)
 			continue;
@@ -824,7 +935,10 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	for (int i = 0, m = 0; i < n; i++) {
 		const struct insn *in = ji[i].in;
 		const uint8_t *b = bytes + in->end - in->len;
-		if (!ji[i].mem) {
+		if (!ji[i].mem && (regs_used(&ji[i]) & (1u << RSP))) {
+			if (emit_renamed(&e, &ji[i], b, p, x) < 0)
+				return NULL;
+		} else if (!ji[i].mem) {
 			for (int k = 0; k < in->len; k++)
 				b1(&e, b[k]);
 		} else {
