@@ -499,7 +499,7 @@ const unsigned alu_npure = sizeof(alu_pure) / sizeof(alu_pure[0]);
 #define UNARY_MEM(k, pf) { k##_m1, JM_WRITE, 0, 0, pf, 0 }, { k##_m2, JM_WRITE, 0, 0, pf, 0 }, \
 	{ k##_m4, JM_WRITE, 0, 0, pf, 0 }, { k##_m8, JM_WRITE, 0, 0, pf, 0 }
 const struct mem_form alu_mem_forms[] = {
-	ALU_MEM_ROWS(rm, JM_READ, JR_REG), ALU_MEM_ROWS(mr, JM_WRITE, JR_REG), ALU_MEM_ROWS(mi, JM_WRITE, JR_IMM),
+	ALU_MEM_ROWS(rm, JM_READ, JR_REG), ALU_MEM_ROWS(mr, JM_WRITE, JR_REG), ALU_MEM_ROWS(mi, JM_WRITE, 0),
 	UNARY_MEM(inc, PF_PASS), UNARY_MEM(dec, PF_PASS), UNARY_MEM(neg, PF_WRITE), UNARY_MEM(not, PF_NONE),
 };
 const unsigned alu_nmem = sizeof(alu_mem_forms) / sizeof(alu_mem_forms[0]);

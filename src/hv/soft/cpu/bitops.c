@@ -124,3 +124,27 @@ void op_bswap(struct cpu *c, const struct insn *in)
 	else
 		reg_write(c, in->rm, 2, 0);     /* 16-bit BSWAP: undefined; zero like the hardware */
 }
+
+/*
+ * Register forms the decoder picks (pure, internal.h): BT/BTS/BTR/BTC of
+ * a register, which keep every flag but CF, and BSWAP of 32 or 64 bits.
+ */
+PURE_FN(bt_rr, op_bt_rm_r(c, in))
+PURE_FN(bt_ri, op_bt_imm(c, in))
+PURE_FN(bswap_r, op_bswap(c, in))
+
+insn_fn *bitops_select(struct insn *in, insn_fn *fn, int code_size)
+{
+	(void)code_size;
+	if (in->mod == 3 && !(in->pfx & PFX_LOCK) && (fn == op_bt_rm_r || fn == op_bt_imm))
+		return fn == op_bt_rm_r ? bt_rr : bt_ri;
+	if (fn == op_bswap && in->opsize >= 4)
+		return bswap_r;
+	return NULL;
+}
+
+const struct pure_variants bitops_pure[] = {
+	PURE_ENTRY(bt_rr, PF_PASS, JR_REG | JR_RM), PURE_ENTRY(bt_ri, PF_PASS, JR_RM),
+	PURE_ENTRY(bswap_r, PF_NONE, JR_RM),
+};
+const unsigned bitops_npure = sizeof(bitops_pure) / sizeof(bitops_pure[0]);

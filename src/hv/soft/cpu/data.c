@@ -636,6 +636,11 @@ static insn_fn *ext_select(struct insn *in, int kind, int code_size)
 	return NULL;
 }
 
+/* XCHG with the accumulator (NOP and PAUSE included), CBW/CWDE/CDQE, CWD/CDQ/CQO. */
+PURE_FN(xchg_acc, op_xchg_r(c, in))
+PURE_FN(cbw_r, op_cbw(c, in))
+PURE_FN(cwd_r, op_cwd(c, in))
+
 insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 {
 	int lg = size_log2(in->opsize), mem = fast_mem64(in, code_size);
@@ -674,6 +679,10 @@ insn_fn *data_select(struct insn *in, insn_fn *fn, int code_size)
 		return cmov_forms[in->mod != 3][in->opsize == 8][in->op & 15];
 	if (fn == op_setcc && in->mod == 3)
 		return setcc_r[in->op & 15];
+	if (fn == op_xchg_r)
+		return xchg_acc;
+	if (fn == op_cbw || fn == op_cwd)
+		return fn == op_cbw ? cbw_r : cwd_r;
 	return NULL;
 }
 
@@ -688,6 +697,8 @@ const struct pure_variants data_pure[] = {
 	EXT_PURE(movzb, JR_REG | JR_RM | JR_RM_BYTE), EXT_PURE(movzw, JR_REG | JR_RM),
 	EXT_PURE(movsb, JR_REG | JR_RM | JR_RM_BYTE), EXT_PURE(movsw, JR_REG | JR_RM), EXT_PURE(movsd, JR_REG | JR_RM),
 	PURE_ENTRY(lea64, PF_NONE, JR_REG | JR_EA), PURE_ENTRY(lea32, PF_NONE, JR_REG | JR_EA),
+	PURE_ENTRY(xchg_acc, PF_NONE, JR_AX | JR_RM), PURE_ENTRY(cbw_r, PF_NONE, JR_AX),
+	PURE_ENTRY(cwd_r, PF_NONE, JR_AX | JR_DX),
 	CC16(CC_PURE)
 };
 const unsigned data_npure = sizeof(data_pure) / sizeof(data_pure[0]);
@@ -699,7 +710,7 @@ const unsigned data_npure = sizeof(data_pure) / sizeof(data_pure[0]);
 #define CC_MEM(cc) { cmov_m4_##cc, JM_READ, 0, JR_REG, PF_READ, 0 }, \
 	{ cmov_m8_##cc, JM_READ, 0, JR_REG, PF_READ, 0 },
 const struct mem_form data_mem_forms[] = {
-	MEM4(mov_rm, JM_READ, JR_REG), MEM4(mov_mr, JM_WRITE, JR_REG), MEM4(mov_mi, JM_WRITE, JR_IMM),
+	MEM4(mov_rm, JM_READ, JR_REG), MEM4(mov_mr, JM_WRITE, JR_REG), MEM4(mov_mi, JM_WRITE, 0),
 	{ push64, JM_WRITE, 8, JR_RM, PF_NONE, JS_PUSH }, { pop64, JM_READ, 8, JR_RM, PF_NONE, JS_POP },
 	EXT_MEM(movzb, 1), EXT_MEM(movzw, 2), EXT_MEM(movsb, 1), EXT_MEM(movsw, 2), EXT_MEM(movsd, 4),
 	CC16(CC_MEM)

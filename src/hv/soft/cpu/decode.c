@@ -316,7 +316,7 @@ static int decode_imm(struct dstate *d, struct insn *in, uint32_t f)
 
 /* The family selectors of specialized handlers (insns.h), asked in turn. */
 static insn_select_fn *const selectors[] = {
-	alu_select, shift_select, muldiv_select, data_select, control_select,
+	alu_select, shift_select, muldiv_select, data_select, control_select, bitops_select,
 };
 
 static insn_fn *specialize(struct insn *in, insn_fn *fn, int code_size)

@@ -372,6 +372,7 @@ static void handlers_init(void)
 	pure_add(data_pure, data_npure);
 	pure_add(shift_pure, shift_npure);
 	pure_add(muldiv_pure, muldiv_npure);
+	pure_add(bitops_pure, bitops_npure);
 	mem_add(alu_mem_forms, alu_nmem);
 	mem_add(data_mem_forms, data_nmem);
 }
@@ -415,6 +416,7 @@ static ALWAYS_INLINE void jit_enter(struct cpu *c, const struct insn *in, int ho
 	if (hosted || h->flags_in)
 		flags_eager(c); /* hosted code keeps them exact in struct cpu between blocks */
 	c->jit_tlb = c->tlb[c->cpl == 3];
+	c->jit_jc = c->bc->jc[c->cpl == 3];
 	int done = code(c);
 	if (done > 0) {
 		insn_next_pure(c, in + done - 1, 0);
@@ -461,6 +463,8 @@ static int block_hostable(struct cpu *c, const struct block *b, const struct ins
 		.link = offsetof(struct block, link), .gen = offsetof(struct block, gen),
 		.gen_seen = offsetof(struct block, gen_seen), .stamp = offsetof(struct block, stamp),
 		.first = offsetof(struct block, first), .count = offsetof(struct block, n),
+		.jc_lin = offsetof(struct jump_entry, lin), .jc_tag = offsetof(struct jump_entry, tag),
+		.jc_block = offsetof(struct jump_entry, b), .jc_size = sizeof(struct jump_entry), .jc_bits = JC_BITS,
 	};
 	return 1;
 }
@@ -924,14 +928,20 @@ void block_next(struct cpu *c, const struct insn *in)
 {
 	struct block *b = (struct block *)(uintptr_t)in[1].imm, *nb;
 	uint64_t lin = c->next_rip;
-	if (!b || c->stop || c->chain_left <= 0 || c->budget <= b->n || b->link_tag != c->chain_tag)
+	if (!b || c->stop || c->chain_left <= 0 || c->budget <= b->n)
 		return;
-	if (b->link_lin[0] == lin)
+	int linked = b->link_tag == c->chain_tag;
+	if (linked && b->link_lin[0] == lin) {
 		nb = b->link[0];
-	else if (b->link_lin[1] == lin)
+	} else if (linked && b->link_lin[1] == lin) {
 		nb = b->link[1];
-	else
-		return;
+	} else {
+		/* A third successor (a RET's many callers), or stale links: the jump cache, if its entry is of this tag. */
+		const struct jump_entry *e = &c->bc->jc[c->cpl == 3][jc_index(lin)];
+		if (e->lin != lin || e->tag != c->chain_tag)
+			return;
+		nb = e->b;
+	}
 	if (!block_current(c, nb))
 		return;
 	retire(c, b->n);

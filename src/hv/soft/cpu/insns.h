@@ -14,7 +14,7 @@
  * form it picks. code_size is the decoding mode's (8: 64-bit code).
  */
 typedef insn_fn *insn_select_fn(struct insn *in, insn_fn *fn, int code_size);
-insn_select_fn alu_select, shift_select, muldiv_select, data_select, control_select;
+insn_select_fn alu_select, shift_select, muldiv_select, data_select, control_select, bitops_select;
 
 /* alu.c */
 insn_fn op_alu_rm_r, op_alu_r_rm, op_alu_acc_imm, op_alu_rm_imm;

@@ -565,8 +565,9 @@ struct pure_variants {
 #define JR_RM_BYTE 4    /* in->rm is a byte register id whatever the operand size */
 #define JR_EA      8    /* in->base and in->index */
 #define JR_CL     16    /* RCX, for the count */
-#define JR_IMM    32    /* (memory forms) an immediate operand */
+#define JR_DX     32    /* RDX, implied */
 #define JR_NONE   64    /* none: a hint NOP, whose operand is never accessed */
+#define JR_AX    128    /* RAX, implied */
 
 static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, int lean)
 {
@@ -599,8 +600,8 @@ static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, i
 #define PURE_ENTRY(name, pf, regs) { { name, name##_l, name##_n, name##_nl }, pf, regs }
 
 /* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
-extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[];
-extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure;
+extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[], bitops_pure[];
+extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure, bitops_npure;
 
 /*
  * Memory forms that a run of host code may hold (jit.c): one access at
@@ -685,6 +686,8 @@ struct jit_chain {
 	uint16_t pop;                   /* RET: bytes it pops besides the address */
 	uint16_t end;                   /* where the block ends, from its start */
 	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, first, count;     /* offsets in the block */
+	uint16_t jc_lin, jc_tag, jc_block, jc_size;     /* of a jump-cache entry (exec.c) */
+	uint8_t jc_bits;                /* the jump cache has 2^jc_bits of them */
 };
 #define JIT_CALL 17
 #define JIT_RET 18

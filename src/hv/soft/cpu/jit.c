@@ -186,6 +186,10 @@ static unsigned regs_used(const struct jit_insn *ji)
 	}
 	if (ji->regs & JR_CL)
 		m |= 1u << R_CX;
+	if (ji->regs & JR_AX)
+		m |= 1u << R_AX;
+	if (ji->regs & JR_DX)
+		m |= 1u << R_DX;
 	return m;
 }
 
@@ -678,20 +682,47 @@ static void emit_insn_at(struct emit *e, int r, int t, const struct insn *insns)
 }
 
 /*
+ * The follow's third way, as block_next()'s: X = the block of the
+ * jump-cache entry for T, when it is for T and of the chain's tag; else
+ * jumps out (out[]: where their rel32s go). Returns how many.
+ */
+static int emit_jump_cache(struct emit *e, const struct jit_chain *ch, uint8_t **out)
+{
+	enum { CPU = RDI, T = RSI, X = RAX, Y = 8 };
+	mov_rr(e, Y, T);
+	rex_op_reg(e, 1, 0xc1, 5, Y);                                   /* SHR Y, jc_bits */
+	b1(e, ch->jc_bits);
+	rex_op_reg(e, 1, 0x31, T, Y);                                   /* XOR Y, T */
+	rex_op_reg(e, 0, 0x81, 4, Y);                                   /* AND Y32, 2^jc_bits - 1 */
+	b4(e, (1u << ch->jc_bits) - 1);
+	rex_op_reg(e, 1, 0x69, Y, Y);                                   /* IMUL Y, Y, size */
+	b4(e, ch->jc_size);
+	op_mem(e, 1, 0x03, Y, CPU, CPU_AT(jit_jc));                     /* ADD Y, [jit_jc] */
+	op_mem(e, 1, 0x3b, T, Y, ch->jc_lin);                           /* for T? */
+	out[0] = jump_later(e, 0x85);
+	op_mem(e, 1, 0x8b, X, Y, ch->jc_tag);
+	op_mem(e, 1, 0x3b, X, CPU, CPU_AT(chain_tag));                  /* of the chain's tag? */
+	out[1] = jump_later(e, 0x85);
+	op_mem(e, 1, 0x8b, X, Y, ch->jc_block);
+	return 2;
+}
+
+/*
  * The follow that every hosted block's branch jumps to, once per code
  * buffer: RDI is the struct cpu, RSI where the branch goes, RDX the
  * block (every other host register is free, the guest's registers and
  * flags are stored). It does what block_next() does: the chain may go
  * on, the budget holds the block, its links were made under the tag the
- * chain follows and one of them is for RSI, the block there is current
- * and hosted; then the block retires and the code jumps to the next
- * one's. Else it leaves with c->next_rip set and c->cur at the branch,
- * and the C side follows it.
+ * chain follows and one of them is for RSI, or else the jump cache's
+ * entry for RSI is of that tag; the block there is current and hosted;
+ * then the block retires and the code jumps to the next one's. Else it
+ * leaves with c->next_rip set and c->cur at the branch, and the C side
+ * follows it.
  */
 static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, const uint8_t *rx)
 {
 	enum { CPU = RDI, T = RSI, B = RDX, N = RCX, X = RAX, Y = 8, Z = 9 };
-	uint8_t *out[8];
+	uint8_t *out[10];
 	int nout = 0;
 	op_mem(e, 1, 0x89, T, CPU, CPU_AT(next_rip));
 	movzx16(e, N, B, ch->count);                                    /* N = its instructions */
@@ -702,16 +733,21 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, cons
 	out[nout++] = jump_later(e, 0x86);                              /* JBE out */
 	op_mem(e, 1, 0x8b, X, B, ch->link_tag);
 	op_mem(e, 1, 0x3b, X, CPU, CPU_AT(chain_tag));                  /* its links' tag is the chain's? */
-	out[nout++] = jump_later(e, 0x85);
+	uint8_t *stale = jump_later(e, 0x85);
 	op_mem(e, 1, 0x3b, T, B, ch->link_lin);                         /* CMP T, [link_lin[0]] */
 	uint8_t *second = jump_later(e, 0x85);
 	op_mem(e, 1, 0x8b, X, B, ch->link);                             /* X = link[0] */
 	uint8_t *have = jump_later(e, 0);
 	land(e, second, e->p);
 	op_mem(e, 1, 0x3b, T, B, ch->link_lin + 8);                     /* CMP T, [link_lin[1]] */
-	out[nout++] = jump_later(e, 0x85);
+	uint8_t *third = jump_later(e, 0x85);
 	op_mem(e, 1, 0x8b, X, B, ch->link + 8);                         /* X = link[1] */
+	uint8_t *have2 = jump_later(e, 0);
+	land(e, third, e->p);
+	land(e, stale, e->p);
+	nout += emit_jump_cache(e, ch, out + nout);
 	land(e, have, e->p);
+	land(e, have2, e->p);
 	op_mem(e, 1, 0x8b, Y, X, ch->gen);                              /* Y = its page's generation */
 	op_mem(e, 0, 0x8b, Y, Y, 0);
 	op_mem(e, 0, 0x3b, Y, X, ch->gen_seen);
