@@ -519,6 +519,26 @@ static void test_hosted_blocks(void)
 	tcpu_free(&j);
 }
 
+/*
+ * A branch to linear address 0 from a block that has one link, the
+ * other slot still empty: the empty slot is not a link to address 0.
+ * The code there (written by the guest) is a HLT.
+ */
+GUEST_CODE(g_link_zero, C64,
+	"movb $0xf4, 0\n mov $2000, %ecx\n"
+	"1: dec %ecx\n jz g_link_zero - 0x1000\n jmp 1b\n");
+
+static void test_branch_to_zero(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_link_zero, g_link_zero_end);
+	CHECK_EQ(j.c.rip, 0);
+	CHECK_EQ(j.c.gpr[R_CX], 0);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
 /* The budget ends hosted blocks where it ends the handlers. */
 static void test_hosted_budget(void)
 {
@@ -569,6 +589,7 @@ int main(void)
 	RUN(test_jit_loop_budget);
 	RUN(test_hosted_blocks);
 	RUN(test_hosted_budget);
+	RUN(test_branch_to_zero);
 	RUN(test_code_page_to_data);
 	TEST_EXIT();
 }

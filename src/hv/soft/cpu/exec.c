@@ -53,19 +53,22 @@
 struct block {
 	uint32_t *gen;          /* the page's write generation */
 	uint32_t gen_seen, stamp;
-	uint32_t first;         /* first decoded instruction */
+	uint32_t code;          /* a hosted block's host code (struct insn.code); 0: not hosted */
 	uint16_t n;
 	uint8_t sys_end;        /* ends with an instruction that is not a near branch */
 	uint64_t link_tag;      /* the run tag (run_tag()) the links were made under */
-	uint64_t link_lin[2];
+	uint64_t link_lin[2];   /* LINK_NONE: no link */
 	struct block *link[2];
+	uint32_t first;         /* first decoded instruction */
 	/* For the lookup by physical address and the checks of its bytes. */
 	uint64_t key;           /* gpa << 2 | code-size tag */
 	struct block *next;     /* hash chain */
 	uint32_t bytes;         /* offset of the copy of the code bytes */
 	uint16_t nbytes;
 } __attribute__((aligned(64)));
-_Static_assert(offsetof(struct block, key) == 64, "what running a block needs fills one cache line");
+_Static_assert(offsetof(struct block, first) == 64, "what following a block needs fills one cache line");
+/* An empty link slot: not canonical, so no branch that reaches a link goes there (address 0 may). */
+#define LINK_NONE (1ull << 63)
 
 /* A jump-cache entry: the block last run at a linear address. */
 struct jump_entry {
@@ -456,13 +459,13 @@ static int block_hostable(struct cpu *c, const struct block *b, const struct ins
 	if (cc < 0 || taken != (int32_t)taken)
 		return 0;
 	*ch = (struct jit_chain){
-		.block = b, .insns = c->bc->insns, .hosted = jit_block, .branch = br, .cc = cc,
+		.block = b, .n = (uint16_t)n, .insns = c->bc->insns, .branch = br, .cc = cc,
 		.taken = (int32_t)taken, .pop = cc == JIT_RET && br->op == 0xc2 ? (uint16_t)br->imm : 0,
 		.end = br->end,
 		.link_tag = offsetof(struct block, link_tag), .link_lin = offsetof(struct block, link_lin),
 		.link = offsetof(struct block, link), .gen = offsetof(struct block, gen),
 		.gen_seen = offsetof(struct block, gen_seen), .stamp = offsetof(struct block, stamp),
-		.first = offsetof(struct block, first), .count = offsetof(struct block, n),
+		.first = offsetof(struct block, first), .code = offsetof(struct block, code),
 		.jc_lin = offsetof(struct jump_entry, lin), .jc_tag = offsetof(struct jump_entry, tag),
 		.jc_block = offsetof(struct jump_entry, b), .jc_size = sizeof(struct jump_entry), .jc_bits = JC_BITS,
 	};
@@ -626,6 +629,7 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 	if (n == 0)
 		return NULL;
 	pure_finish_block(c, b, &bc->insns[bc->ninsns], n, host);
+	b->code = bc->insns[bc->ninsns].fn == jit_block ? bc->insns[bc->ninsns].code : 0;
 	b->key = block_key(c, gpa);
 	b->link_tag = 0;
 	b->gen = &s->gen[pi];
@@ -902,7 +906,7 @@ static struct block *follow_link(struct cpu *c, struct block *prev, uint64_t lin
 	if (!block_holds(c, b, lin))
 		return NULL;
 	prev->link_tag = tag;   /* the other link is not known to hold */
-	prev->link_lin[!slot] = 0;
+	prev->link_lin[!slot] = LINK_NONE;
 	prev->link[!slot] = NULL;
 	return b;
 }
@@ -913,10 +917,10 @@ static void make_link(struct cpu *c, struct block *prev, uint64_t lin, struct bl
 	uint64_t tag = run_tag(c);
 	if (prev->link_tag != tag) {
 		prev->link_tag = tag;
-		prev->link_lin[0] = prev->link_lin[1] = 0;
+		prev->link_lin[0] = prev->link_lin[1] = LINK_NONE;
 		prev->link[0] = prev->link[1] = NULL;
 	}
-	int slot = prev->link_lin[0] != 0 && prev->link_lin[1] == 0;
+	int slot = prev->link_lin[0] != LINK_NONE && prev->link_lin[1] == LINK_NONE;
 	prev->link_lin[slot] = lin;
 	prev->link[slot] = b;
 }

@@ -678,14 +678,14 @@ struct jit_loop {
  */
 struct jit_chain {
 	const void *block;
+	uint16_t n;                     /* its instructions */
 	const struct insn *insns;       /* the cache's instructions: block->first indexes them */
-	insn_fn *hosted;                /* the handler of a hosted block's first instruction */
 	const struct insn *branch;      /* the block's last instruction */
 	int cc;                         /* its condition (0-15), JIT_JMP, JIT_CALL or JIT_RET */
 	int32_t taken;                  /* where it goes when taken, from the block's start */
 	uint16_t pop;                   /* RET: bytes it pops besides the address */
 	uint16_t end;                   /* where the block ends, from its start */
-	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, first, count;     /* offsets in the block */
+	uint16_t link_tag, link_lin, link, gen, gen_seen, stamp, code, first;      /* offsets in the block */
 	uint16_t jc_lin, jc_tag, jc_block, jc_size;     /* of a jump-cache entry (exec.c) */
 	uint8_t jc_bits;                /* the jump cache has 2^jc_bits of them */
 };

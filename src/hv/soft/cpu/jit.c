@@ -665,12 +665,6 @@ static uint8_t *emit_not_canonical(struct emit *e, int t, int u)
 	return jump_later(e, 0x87);                                     /* JA */
 }
 
-/* MOVZX r32, WORD [base + disp] (r and base below R8: op_mem's REX would go after the 0F) */
-static void movzx16(struct emit *e, int r, int base, int32_t disp)
-{
-	b1(e, 0x0f);
-	op_mem(e, 0, 0xb7, r, base, disp);
-}
 
 /* R = &insns[R], through register t. */
 static void emit_insn_at(struct emit *e, int r, int t, const struct insn *insns)
@@ -710,8 +704,8 @@ static int emit_jump_cache(struct emit *e, const struct jit_chain *ch, uint8_t *
 /*
  * The follow that every hosted block's branch jumps to, once per code
  * buffer: RDI is the struct cpu, RSI where the branch goes, RDX the
- * block (every other host register is free, the guest's registers and
- * flags are stored). It does what block_next() does: the chain may go
+ * block and RCX its instruction count (every other host register is
+ * free, the guest's registers and flags are stored). It does what block_next() does: the chain may go
  * on, the budget holds the block, its links were made under the tag the
  * chain follows and one of them is for RSI, or else the jump cache's
  * entry for RSI is of that tag; the block there is current and hosted;
@@ -725,7 +719,6 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, cons
 	uint8_t *out[10];
 	int nout = 0;
 	op_mem(e, 1, 0x89, T, CPU, CPU_AT(next_rip));
-	movzx16(e, N, B, ch->count);                                    /* N = its instructions */
 	op_mem(e, 0, 0x83, 7, CPU, CPU_AT(chain_left));                /* CMP DWORD [chain_left], 0 */
 	b1(e, 0);
 	out[nout++] = jump_later(e, 0x8e);                              /* JLE out */
@@ -755,11 +748,9 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, cons
 	op_mem(e, 0, 0x8b, Y, X, ch->stamp);
 	op_mem(e, 0, 0x3b, Y, CPU, CPU_AT(stamp));
 	out[nout++] = jump_later(e, 0x85);
-	op_mem(e, 0, 0x8b, Y, X, ch->first);                            /* Y = its first instruction */
-	emit_insn_at(e, Y, Z, ch->insns);
-	mov_imm64(e, Z, (uint64_t)(uintptr_t)ch->hosted);
-	op_mem(e, 1, 0x39, Z, Y, (int32_t)offsetof(struct insn, fn));  /* a hosted block? */
-	out[nout++] = jump_later(e, 0x85);
+	op_mem(e, 0, 0x8b, Z, X, ch->code);                             /* Z = its code */
+	rex_op_reg(e, 0, 0x85, Z, Z);                                   /* TEST Z32, Z32: hosted? */
+	out[nout++] = jump_later(e, 0x84);
 	op_mem(e, 1, 0x01, N, CPU, CPU_AT(icount));                    /* this block retires */
 	op_mem(e, 1, 0x29, N, CPU, CPU_AT(budget));
 	op_mem(e, 0, 0x83, 5, CPU, CPU_AT(chain_left));                /* SUB DWORD [chain_left], 1 */
@@ -770,7 +761,6 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, cons
 	 */
 	op_mem(e, 1, 0x89, X, CPU, CPU_AT(block));
 	op_mem(e, 1, 0x89, T, CPU, CPU_AT(block_rip));
-	op_mem(e, 0, 0x8b, Z, Y, (int32_t)offsetof(struct insn, code)); /* Z = its code */
 	mov_imm64(e, Y, (uint64_t)(uintptr_t)(rx + JIT_CHAIN_ENTRY));
 	rex_op_reg(e, 1, 0x01, Y, Z);                                   /* ADD Z, Y */
 	rex_op_reg(e, 0, 0xff, 4, Z);                                   /* JMP Z */
@@ -793,6 +783,8 @@ static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch
 	if (t != RSI)
 		mov_rr(e, RSI, t);
 	mov_imm64(e, RDX, (uint64_t)(uintptr_t)ch->block);
+	b1(e, 0xb9);                                                    /* MOV ECX, its instructions */
+	b4(e, ch->n);
 	jump_to(e, e->follow);
 }
 
