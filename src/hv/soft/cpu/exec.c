@@ -416,11 +416,23 @@ static ALWAYS_INLINE void jit_enter(struct cpu *c, const struct insn *in, int ho
 {
 	jit_code *code = (jit_code *)(uintptr_t)(c->bc->jit.rx + in->code);
 	const struct jit_head *h = jit_head_of(c, in);
-	if (hosted || h->flags_in)
-		flags_eager(c); /* hosted code keeps them exact in struct cpu between blocks */
+	/*
+	 * Host code keeps the guest's arithmetic flags in c->jit_flags, as
+	 * its PUSHFQ leaves them, and loads them from there (exact there
+	 * between hosted blocks); what it left goes back into c->flags.
+	 */
+	c->jit_flags = JIT_FLAGS_NONE;
+	if (hosted || h->flags_in) {
+		flags_eager(c);
+		c->jit_flags = (c->flags & F_ARITH) | 2;
+	}
 	c->jit_tlb = c->tlb[c->cpl == 3];
 	c->jit_jc = c->bc->jc[c->cpl == 3];
 	int done = code(c);
+	if (c->jit_flags != JIT_FLAGS_NONE) {
+		c->flags = (c->flags & ~(uint64_t)F_ARITH) | (c->jit_flags & F_ARITH);
+		c->lf_op = 0;
+	}
 	if (done > 0) {
 		insn_next_pure(c, in + done - 1, 0);
 		return;

@@ -632,10 +632,12 @@ typedef int jit_code(struct cpu *c);    /* returns how many instructions it did,
 #define JIT_BRANCHED (-1)
 /* A memory access missed the TLB: c->cur's own handler must do it. */
 #define JIT_MISS (-2)
+/* c->jit_flags when host code has not put the flags there: no PUSHFQ sets bit 63 */
+#define JIT_FLAGS_NONE (1ull << 63)
 /* Before each run's code: what running it needs besides the code. */
 struct jit_head {
 	insn_fn *fn;            /* the first instruction's own handler */
-	uint32_t flags_in;      /* the code reads the guest's flags */
+	uint32_t flags_in;      /* the code reads the guest's flags (c->jit_flags) */
 	uint32_t n;             /* instructions in the run */
 };
 struct jit {

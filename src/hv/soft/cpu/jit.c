@@ -379,9 +379,7 @@ void jit_free(struct jit *j)
 /* RFLAGS = the guest's arithmetic flags (the rest of the host's stays as the ABI has it). */
 static void emit_flags_in(struct emit *e, int p)
 {
-	op_mem(e, 0, 0xff, 6, p, (int32_t)offsetof(struct cpu, flags));   /* PUSH [flags] */
-	b1(e, 0x48); b1(e, 0x81); b1(e, 0x24); b1(e, 0x24);             /* AND QWORD [RSP], */
-	b4(e, F_ARITH | 2);
+	op_mem(e, 0, 0xff, 6, p, CPU_AT(jit_flags));                    /* PUSH [jit_flags] */
 	b1(e, 0x9d);                                                    /* POPFQ */
 }
 
@@ -431,25 +429,17 @@ static void emit_target(struct emit *e, int p, int t, int32_t off)
 		emit_lea(e, t, t, -1, 0, off);
 }
 
-/* The guest's arithmetic flags = those on the stack (PUSHFQ), through register t. */
-static void emit_flags_out(struct emit *e, int p, int t)
+/* The guest's arithmetic flags = those on the stack (PUSHFQ): POP [jit_flags]. */
+static void emit_flags_out(struct emit *e, int p)
 {
-	int32_t flags = (int32_t)offsetof(struct cpu, flags);
-	push_pop(e, 1, t);                                              /* POP t */
-	rex_op_reg(e, 0, 0x81, 4, t);                                   /* AND t32, F_ARITH */
-	b4(e, F_ARITH);
-	op_mem(e, 1, 0x81, 4, p, flags);                                /* AND [flags], ~F_ARITH */
-	b4(e, ~(uint32_t)F_ARITH);
-	op_mem(e, 1, 0x09, t, p, flags);                                /* OR [flags], t */
-	op_mem(e, 0, 0xc7, 0, p, (int32_t)offsetof(struct cpu, lf_op)); /* MOV [lf_op], 0 */
-	b4(e, 0);
+	op_mem(e, 0, 0x8f, 0, p, CPU_AT(jit_flags));
 }
 
-/* The guest's arithmetic flags = RFLAGS's, exact in struct cpu, through register t. */
-static void emit_flags_store(struct emit *e, int p, int t)
+/* The guest's arithmetic flags = RFLAGS's, exact in c->jit_flags; RFLAGS keeps them. */
+static void emit_flags_store(struct emit *e, int p)
 {
 	b1(e, 0x9c);                                                    /* PUSHFQ */
-	emit_flags_out(e, p, t);
+	emit_flags_out(e, p);
 }
 
 /* S = the linear address of in's memory operand. */
@@ -555,19 +545,6 @@ static void emit_reencoded(struct emit *e, const uint8_t *b, int len, int s)
 
 /* ---- a run that loops ---- */
 
-/*
- * The guest's arithmetic flags = RFLAGS's, exact in struct cpu, when
- * every register may be live: the one emit_flags_out() needs waits on
- * the host stack. RFLAGS does not keep them.
- */
-static void emit_flags_store_keep_regs(struct emit *e, int p)
-{
-	int t = p == RAX ? RCX : RAX;
-	push_pop(e, 0, t);
-	emit_flags_store(e, p, t);
-	push_pop(e, 1, t);
-}
-
 /* Returns st with c->cur = at (through register t), through leave. */
 static void emit_exit_at(struct emit *e, int p, int t, const struct insn *at, int st, const uint8_t *leave)
 {
@@ -588,7 +565,7 @@ static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, u
 	int t = p == RAX ? RCX : RAX;
 	store_regs(e, used, p);
 	if (pushed)
-		emit_flags_out(e, p, t);
+		emit_flags_out(e, p);
 	emit_target(e, p, t, off);
 	op_mem(e, 1, 0x89, t, p, CPU_AT(next_rip));
 	emit_exit_at(e, p, t, at, JIT_BRANCHED, leave);
@@ -598,17 +575,14 @@ static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, u
  * The branch back to the run's start, taken: what block_next() checks
  * before it chains a block to itself (the chain may go on, the budget
  * holds another pass), then what it does (the pass retires), then the
- * jump to top, with the registers still in place. top wants the flags
- * exact in struct cpu when store is set; dirty: they are in RFLAGS only.
+ * jump to top, with the registers still in place. dirty: the flags are
+ * in RFLAGS only; top, or the exit, wants them in c->jit_flags.
  */
-static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirty, int store,
+static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirty,
 			   const uint8_t *top, const struct insn *at, const uint8_t *leave)
 {
-	int pushed = 0;
-	if (dirty && store)
-		emit_flags_store_keep_regs(e, p);
-	else if (dirty)
-		pushed = 1, b1(e, 0x9c);                                /* PUSHFQ: for an exit */
+	if (dirty)
+		emit_flags_store(e, p);
 	int32_t chain_left = (int32_t)offsetof(struct cpu, chain_left);
 	int32_t budget = (int32_t)offsetof(struct cpu, budget);
 	op_mem(e, 0, 0x83, 7, p, chain_left);                           /* CMP DWORD [chain_left], 0 */
@@ -617,8 +591,6 @@ static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirt
 	op_mem(e, 1, 0x81, 7, p, budget);                               /* CMP [budget], n */
 	b4(e, (uint32_t)n);
 	uint8_t *out2 = jump_later(e, 0x86);                            /* JBE out */
-	if (pushed)
-		emit_lea(e, RSP, RSP, -1, 0, 8);
 	op_mem(e, 1, 0x81, 0, p, (int32_t)offsetof(struct cpu, icount));   /* ADD [icount], n */
 	b4(e, (uint32_t)n);
 	op_mem(e, 1, 0x81, 5, p, budget);                               /* SUB [budget], n */
@@ -628,7 +600,7 @@ static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirt
 	jump_to(e, top);
 	land(e, out1, e->p);
 	land(e, out2, e->p);
-	emit_branch_exit(e, used, p, pushed, 0, at, leave);
+	emit_branch_exit(e, used, p, 0, 0, at, leave);
 }
 
 
@@ -849,19 +821,14 @@ static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, con
 static void emit_block_branch(struct emit *e, unsigned used, int p, int dirty,
 			      const struct jit_chain *ch, const uint8_t *leave)
 {
-	int t = p == RAX ? RCX : RAX;
 	if (dirty)
-		b1(e, 0x9c);                                            /* PUSHFQ */
+		emit_flags_store(e, p);
 	store_regs(e, used, p);                                         /* (MOV keeps RFLAGS) */
 	if (ch->cc < JIT_JMP) {
 		uint8_t *taken = jump_later(e, (uint8_t)(0x80 | ch->cc));
-		if (dirty)
-			emit_flags_out(e, p, t);
 		emit_chain_exit(e, p, ch, ch->end, 0, leave);
 		land(e, taken, e->p);
 	}
-	if (dirty)
-		emit_flags_out(e, p, t);
 	if (ch->cc == JIT_CALL || ch->cc == JIT_RET)
 		emit_call_ret(e, p, ch, leave);
 	else
@@ -976,7 +943,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 				if (used & (1u << sp[k]))
 					op_mem(&e, 1, 0x89, sp[k], p, gpr_at(sp[k]));  /* spill */
 			if (dirty)
-				emit_flags_store(&e, p, r.t);   /* a miss must leave them exact */
+				emit_flags_store(&e, p);        /* a miss must leave them exact */
 			dirty = 0;
 			if (ji[i].stack)
 				emit_stack_address(&e, ji[i].stack, p, r.s);
@@ -1007,7 +974,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			b1(&e, 0x9c);                                   /* PUSHFQ */
 		store_regs(&e, used, p);
 		if (flags_out && dirty)
-			emit_flags_out(&e, p, p == RAX ? RCX : RAX);    /* the registers but p are free */
+			emit_flags_out(&e, p);
 		b1(&e, 0xb8);                                           /* MOV EAX, n */
 		b4(&e, (uint32_t)n);
 		emit_leave(&e, saved);
@@ -1020,19 +987,15 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		if (chain) {
 			store_regs(&e, used, p);
 			if (dirty)
-				emit_flags_out(&e, p, p == RAX ? RCX : RAX);
+				emit_flags_out(&e, p);
 			emit_chain_exit(&e, p, chain, chain->end, 0, leave);
 		} else {
 			emit_branch_exit(&e, used, p, dirty, loop.end, branch, leave);
 		}
 	}
 	if (back) {
-		/* Where the pass starts again, struct cpu must have the flags if a miss or top reads them. */
-		int store = flags_in;
-		for (int i = 0; i < n && !store && (ji[i].mem || ji[i].flags == PF_NONE); i++)
-			store = ji[i].mem != 0;
 		land(&e, back, e.p);
-		emit_loop_back(&e, used, p, n + 1, dirty, store, flags_in ? top_flags : top, branch, leave);
+		emit_loop_back(&e, used, p, n + 1, dirty, flags_in ? top_flags : top, branch, leave);
 	}
 	/*
 	 * The misses: the registers back (the spilled ones are there already),
