@@ -539,6 +539,29 @@ static void test_branch_to_zero(void)
 	tcpu_free(&j);
 }
 
+/*
+ * SHL, SHR and SAR by an immediate count that masks to 0 keep the flags
+ * (the CMP's CF reaches the SETC), by any other count they write them.
+ */
+GUEST_CODE(g_shift_counts, C64,
+	"mov $1, %eax\n mov $-1, %ebx\n xor %r8d, %r8d\n"
+	"cmp $2, %eax\n shl $0, %ebx\n setc %r8b\n"
+	"cmp $2, %eax\n shr $32, %ebx\n adc $0, %r8d\n"
+	"cmp $2, %eax\n sar $64, %rbx\n adc $0, %r8d\n"
+	"cmp $2, %eax\n shl $1, %ebx\n adc $0, %r8d\n"
+	"cmp $2, %eax\n shr $31, %ebx\n adc $0, %r8d\n");
+
+static void test_shift_count_flags(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_shift_counts, g_shift_counts_end);
+	CHECK_EQ(j.c.gpr[R_R8], 3 + 1 + 1);        /* 3 kept CF; SHL by 1 and SHR by 31 shift out a 1 */
+	CHECK_EQ(j.c.gpr[R_BX], 1);
+	check_same(&h, &j);
+	tcpu_free(&h);
+	tcpu_free(&j);
+}
+
 /* The budget ends hosted blocks where it ends the handlers. */
 static void test_hosted_budget(void)
 {
@@ -590,6 +613,7 @@ int main(void)
 	RUN(test_hosted_blocks);
 	RUN(test_hosted_budget);
 	RUN(test_branch_to_zero);
+	RUN(test_shift_count_flags);
 	RUN(test_code_page_to_data);
 	TEST_EXIT();
 }

@@ -516,6 +516,14 @@ static void translate_run(struct cpu *c, struct insn *in, struct jit_insn *ji, i
 	in[0].fn = ch ? jit_block : jit_run;
 }
 
+/* What in does with the arithmetic flags (PF_*), its count known. */
+static int pure_flags(const struct pure_variants *v, const struct insn *in)
+{
+	if (v->flags != PF_SHIFT)
+		return v->flags;
+	return in->imm & (in->opsize == 8 ? 63 : 31) ? PF_WRITE : PF_NONE;
+}
+
 /* What host code may hold of in: a pure instruction with known registers, or a memory form. */
 static int jit_describe(const struct insn *in, const struct handler_info *hi, struct jit_insn *ji)
 {
@@ -524,7 +532,7 @@ static int jit_describe(const struct insn *in, const struct handler_info *hi, st
 	*ji = (struct jit_insn){ .in = in };
 	if (pv && pv->regs) {
 		ji->regs = pv->regs;
-		ji->flags = pv->flags;
+		ji->flags = (uint8_t)pure_flags(pv, in);
 	} else if (mf && in->adsize == 8) {
 		ji->regs = mf->regs;
 		ji->flags = mf->flags;
@@ -586,11 +594,12 @@ static void pure_finish_block(struct cpu *c, const struct block *b, struct insn 
 			next_pure = 0;
 			continue;
 		}
-		int nf = !live && (v->flags == PF_WRITE || v->flags == PF_PASS);
+		int pf = pure_flags(v, &in[i]);
+		int nf = !live && (pf == PF_WRITE || pf == PF_PASS);
 		in[i].fn = v->v[(nf ? PV_NF : PV_SYNC) + next_pure];
-		if (v->flags == PF_READ)
+		if (pf == PF_READ)
 			live = 1;
-		else if (v->flags == PF_WRITE)
+		else if (pf == PF_WRITE)
 			live = 0;
 		next_pure = 1;
 	}

@@ -554,6 +554,7 @@ enum {
 	PF_READ,        /* reads them (CMOVcc, SETcc, ADC): no flag-less variant */
 	PF_WRITE,       /* overwrites all six without reading them */
 	PF_PASS,        /* may keep some (INC/DEC keep CF; a zero count keeps all) */
+	PF_SHIFT,       /* SHL, SHR, SAR by an immediate: PF_WRITE, or PF_NONE when the count is 0 */
 };
 struct pure_variants {
 	insn_fn *v[4];          /* [PV_*] */

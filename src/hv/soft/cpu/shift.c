@@ -226,11 +226,13 @@ insn_fn *shift_select(struct insn *in, insn_fn *fn, int code_size)
 	return f;
 }
 
-#define SHIFT_PURE_SIZES(k, cnt, regs) PURE_ENTRY(k##_r_##cnt##1, PF_PASS, regs), \
-	PURE_ENTRY(k##_r_##cnt##2, PF_PASS, regs), PURE_ENTRY(k##_r_##cnt##4, PF_PASS, regs), \
-	PURE_ENTRY(k##_r_##cnt##8, PF_PASS, regs)
-#define SHIFT_PURE(k) SHIFT_PURE_SIZES(k, i, JR_RM), SHIFT_PURE_SIZES(k, cl, JR_RM | JR_CL)
+#define SHIFT_PURE_SIZES(k, cnt, pf, regs) PURE_ENTRY(k##_r_##cnt##1, pf, regs), \
+	PURE_ENTRY(k##_r_##cnt##2, pf, regs), PURE_ENTRY(k##_r_##cnt##4, pf, regs), \
+	PURE_ENTRY(k##_r_##cnt##8, pf, regs)
+/* A rotate keeps all but CF and OF; a shift by a count known not to be 0 writes them all. */
+#define SHIFT_PURE(k, pf) SHIFT_PURE_SIZES(k, i, pf, JR_RM), SHIFT_PURE_SIZES(k, cl, PF_PASS, JR_RM | JR_CL)
 const struct pure_variants shift_pure[] = {
-	SHIFT_PURE(rol), SHIFT_PURE(ror), SHIFT_PURE(shl), SHIFT_PURE(shr), SHIFT_PURE(sar),
+	SHIFT_PURE(rol, PF_PASS), SHIFT_PURE(ror, PF_PASS),
+	SHIFT_PURE(shl, PF_SHIFT), SHIFT_PURE(shr, PF_SHIFT), SHIFT_PURE(sar, PF_SHIFT),
 };
 const unsigned shift_npure = sizeof(shift_pure) / sizeof(shift_pure[0]);
