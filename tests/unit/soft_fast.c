@@ -376,6 +376,14 @@ static void check_same(struct tcpu *h, struct tcpu *j)
 	CHECK_EQ(t_flags(j) & F_ARITH, t_flags(h) & F_ARITH);
 }
 
+/* Both runs ended in the same state; then they go. */
+static void same_and_free(struct tcpu *h, struct tcpu *j)
+{
+	check_same(h, j);
+	tcpu_free(h);
+	tcpu_free(j);
+}
+
 static void test_jit_loops(void)
 {
 	struct tcpu h, j;
@@ -385,9 +393,7 @@ static void test_jit_loops(void)
 	CHECK_EQ(j.c.gpr[R_SI], 0x400000);      /* the 17th pass of the JMP loop faulted */
 	CHECK_EQ(j.c.gpr[R_CX], 0);
 	CHECK_EQ(j.c.gpr[R_DI], 0);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 }
 
 /*
@@ -417,9 +423,7 @@ static void test_jit_rsp_registers(void)
 	CHECK(cpu_host_code_bytes(&j.c) > 0);
 	CHECK_EQ(j.c.gpr[R_SP], 0x8000);
 	CHECK_EQ(j.c.gpr[R_CX], 0);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 }
 
 /*
@@ -495,28 +499,20 @@ static void test_hosted_blocks(void)
 	run_both_ways(&h, &j, g_hosted, g_hosted_end);
 	CHECK_EQ(tcpu_vector(&j), EX_PF);
 	CHECK_EQ(j.c.gpr[R_SI], 0x400000);      /* the 8192nd pass faulted */
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 	run_both_ways(&h, &j, g_hosted_calls, g_hosted_calls_end);
 	CHECK_EQ(tcpu_vector(&j), EX_PF);
 	CHECK_EQ(j.c.gpr[R_AX], 105 + 13 + 14);    /* 14+13+...+1, 13 incs and 7*2 */
 	CHECK_EQ(j.c.gpr[R_R12], 105 + 13 + 14);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 	run_both_ways(&h, &j, g_hosted_call_miss, g_hosted_call_miss_end);
 	CHECK_EQ(tcpu_vector(&j), -1);
 	CHECK_EQ(j.c.gpr[R_AX], 3);
 	CHECK_EQ(j.c.gpr[R_SP], 0x3f0000);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 	run_both_ways(&h, &j, g_hosted_rewrite, g_hosted_rewrite_end);
 	CHECK_EQ(j.c.gpr[R_AX], 3 * 1 + 3 * 5);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 }
 
 /*
@@ -534,9 +530,7 @@ static void test_branch_to_zero(void)
 	run_both_ways(&h, &j, g_link_zero, g_link_zero_end);
 	CHECK_EQ(j.c.rip, 0);
 	CHECK_EQ(j.c.gpr[R_CX], 0);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 }
 
 /*
@@ -557,9 +551,7 @@ static void test_shift_count_flags(void)
 	run_both_ways(&h, &j, g_shift_counts, g_shift_counts_end);
 	CHECK_EQ(j.c.gpr[R_R8], 3 + 1 + 1);        /* 3 kept CF; SHL by 1 and SHR by 31 shift out a 1 */
 	CHECK_EQ(j.c.gpr[R_BX], 1);
-	check_same(&h, &j);
-	tcpu_free(&h);
-	tcpu_free(&j);
+	same_and_free(&h, &j);
 }
 
 /* The budget ends hosted blocks where it ends the handlers. */
