@@ -600,7 +600,7 @@ static ALWAYS_INLINE void insn_next_pure(struct cpu *c, const struct insn *in, i
 	{ name##_body(c, in, 1); insn_next_pure(c, in, 1); }
 #define PURE_ENTRY(name, pf, regs) { { name, name##_l, name##_n, name##_nl }, pf, regs }
 
-/* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c). */
+/* Each family's pure handlers (alu.c, data.c, shift.c, muldiv.c, bitops.c). */
 extern const struct pure_variants alu_pure[], data_pure[], shift_pure[], muldiv_pure[], bitops_pure[];
 extern const unsigned alu_npure, data_npure, shift_npure, muldiv_npure, bitops_npure;
 

@@ -429,17 +429,11 @@ static void emit_target(struct emit *e, int p, int t, int32_t off)
 		emit_lea(e, t, t, -1, 0, off);
 }
 
-/* The guest's arithmetic flags = those on the stack (PUSHFQ): POP [jit_flags]. */
-static void emit_flags_out(struct emit *e, int p)
-{
-	op_mem(e, 0, 0x8f, 0, p, CPU_AT(jit_flags));
-}
-
 /* The guest's arithmetic flags = RFLAGS's, exact in c->jit_flags; RFLAGS keeps them. */
 static void emit_flags_store(struct emit *e, int p)
 {
 	b1(e, 0x9c);                                                    /* PUSHFQ */
-	emit_flags_out(e, p);
+	op_mem(e, 0, 0x8f, 0, p, CPU_AT(jit_flags));                    /* POP [jit_flags] */
 }
 
 /* S = the linear address of in's memory operand. */
@@ -556,16 +550,14 @@ static void emit_exit_at(struct emit *e, int p, int t, const struct insn *at, in
 
 /*
  * Leaves the code as the branch at would, to the block's start + off:
- * the registers stored, the flags too (pushed: they are on the host
- * stack), c->next_rip and c->cur set; returns JIT_BRANCHED through leave.
+ * the registers stored (the flags are already), c->next_rip and c->cur
+ * set; returns JIT_BRANCHED through leave.
  */
-static void emit_branch_exit(struct emit *e, unsigned used, int p, int pushed, uint16_t off,
+static void emit_branch_exit(struct emit *e, unsigned used, int p, uint16_t off,
 			     const struct insn *at, const uint8_t *leave)
 {
 	int t = p == RAX ? RCX : RAX;
 	store_regs(e, used, p);
-	if (pushed)
-		emit_flags_out(e, p);
 	emit_target(e, p, t, off);
 	op_mem(e, 1, 0x89, t, p, CPU_AT(next_rip));
 	emit_exit_at(e, p, t, at, JIT_BRANCHED, leave);
@@ -600,7 +592,7 @@ static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirt
 	jump_to(e, top);
 	land(e, out1, e->p);
 	land(e, out2, e->p);
-	emit_branch_exit(e, used, p, 0, 0, at, leave);
+	emit_branch_exit(e, used, p, 0, at, leave);
 }
 
 
@@ -677,13 +669,13 @@ static int emit_jump_cache(struct emit *e, const struct jit_chain *ch, uint8_t *
  * The follow that every hosted block's branch jumps to, once per code
  * buffer: RDI is the struct cpu, RSI where the branch goes, RDX the
  * block and RCX its instruction count (every other host register is
- * free, the guest's registers and flags are stored). It does what block_next() does: the chain may go
- * on, the budget holds the block, its links were made under the tag the
- * chain follows and one of them is for RSI, or else the jump cache's
- * entry for RSI is of that tag; the block there is current and hosted;
- * then the block retires and the code jumps to the next one's. Else it
- * leaves with c->next_rip set and c->cur at the branch, and the C side
- * follows it.
+ * free, the guest's registers and flags are stored). It does what
+ * block_next() does: the chain may go on, the budget holds the block,
+ * its links were made under the tag the chain follows and one of them
+ * is for RSI, or else the jump cache's entry for RSI is of that tag; the
+ * block there is current and hosted; then the block retires and the code
+ * jumps to the next one's. Else it leaves with c->next_rip set and
+ * c->cur at the branch, and the C side follows it.
  */
 static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, const uint8_t *rx)
 {
@@ -971,10 +963,8 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		emit_block_branch(&e, used, p, dirty, chain, leave);
 	} else if (loop.cc < 0) {
 		if (flags_out && dirty)
-			b1(&e, 0x9c);                                   /* PUSHFQ */
+			emit_flags_store(&e, p);
 		store_regs(&e, used, p);
-		if (flags_out && dirty)
-			emit_flags_out(&e, p);
 		b1(&e, 0xb8);                                           /* MOV EAX, n */
 		b4(&e, (uint32_t)n);
 		emit_leave(&e, saved);
@@ -983,14 +973,12 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	} else {
 		back = jump_later(&e, (uint8_t)(0x80 | loop.cc));      /* the guest's Jcc */
 		if (dirty)
-			b1(&e, 0x9c);
+			emit_flags_store(&e, p);
 		if (chain) {
 			store_regs(&e, used, p);
-			if (dirty)
-				emit_flags_out(&e, p);
 			emit_chain_exit(&e, p, chain, chain->end, 0, leave);
 		} else {
-			emit_branch_exit(&e, used, p, dirty, loop.end, branch, leave);
+			emit_branch_exit(&e, used, p, loop.end, branch, leave);
 		}
 	}
 	if (back) {
