@@ -554,6 +554,31 @@ static void test_shift_count_flags(void)
 	same_and_free(&h, &j);
 }
 
+/*
+ * An instruction that crosses a page end starts a block of its own,
+ * fetched and decoded each time it runs: a write to its bytes on the
+ * second page (which its block does not know) takes effect at once.
+ * The routine is "mov $imm32, %eax" at 0x40ffe, its immediate mostly on
+ * the next page, then "add %eax, %r12d" and RET.
+ */
+GUEST_CODE(g_cross_page, C64,
+	"mov $0x40ffe, %rdi\n"
+	"movw $0x01b8, (%rdi)\n movl $0x41000000, 2(%rdi)\n"
+	"movw $0xc401, 6(%rdi)\n movb $0xc3, 8(%rdi)\n"
+	"xor %r12d, %r12d\n mov $100, %ebx\n"
+	"1: call *%rdi\n dec %ebx\n jnz 1b\n"
+	"movb $1, 2(%rdi)\n mov $100, %ebx\n"                  /* the immediate becomes 0x101 */
+	"2: call *%rdi\n dec %ebx\n jnz 2b\n");
+
+static void test_cross_page_block(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_cross_page, g_cross_page_end);
+	CHECK_EQ(j.c.gpr[R_R12], 100 + 100 * 0x101);
+	CHECK_EQ(j.c.gpr[R_AX], 0x101);
+	same_and_free(&h, &j);
+}
+
 /* The budget ends hosted blocks where it ends the handlers. */
 static void test_hosted_budget(void)
 {
@@ -607,5 +632,6 @@ int main(void)
 	RUN(test_branch_to_zero);
 	RUN(test_shift_count_flags);
 	RUN(test_code_page_to_data);
+	RUN(test_cross_page_block);
 	TEST_EXIT();
 }

@@ -43,7 +43,7 @@
 /* Host code: the buffer, and what the pure runs of one block may need at most. */
 #define JIT_SIZE (16u << 20)
 #define JIT_BLOCK_ROOM 8192
-#define JC_BITS 12
+#define JC_BITS 14
 
 /*
  * A decoded block. The first cache line holds what running it needs:
@@ -405,7 +405,7 @@ int cpu_jit_min_run = 6;
  * hosted block's (which may have gone on in other blocks' code), c->cur
  * says where it got to.
  */
-static insn_fn jit_run, jit_block;
+static insn_fn jit_run, jit_block, insn_cross_page;
 
 static const struct jit_head *jit_head_of(struct cpu *c, const struct insn *in)
 {
@@ -647,8 +647,14 @@ static struct block *build_block(struct cpu *c, uint64_t gpa, const uint8_t *hos
 			break;
 		}
 	}
-	if (n == 0)
-		return NULL;
+	if (n == 0) {
+		/* Its first instruction crosses the page end: decoded as it runs (insn_cross_page()). */
+		bc->insns[bc->ninsns] = (struct insn){ .fn = insn_cross_page, .len = (uint8_t)avail,
+							.end = (uint16_t)avail };
+		n = 1;
+		off = avail;
+		sys_end = 1;
+	}
 	pure_finish_block(c, b, &bc->insns[bc->ninsns], n, host);
 	b->code = bc->insns[bc->ninsns].fn == jit_block ? bc->insns[bc->ninsns].code : 0;
 	b->key = block_key(c, gpa);
@@ -692,7 +698,6 @@ static struct block *find_block(struct cpu *c, uint64_t gpa, const uint8_t *host
 			return b;
 		}
 		unlink_block(bc, b);
-		blocks_moved(bc);       /* entries and links may still point at it */
 	}
 	return build_block(c, gpa, host);
 }
@@ -799,6 +804,29 @@ static void decode_at_rip(struct cpu *c, struct insn *in)
 	}
 	if (len < 0)
 		cpu_fault(c, -len, 0);
+}
+
+/*
+ * The one instruction of a block that starts with an instruction
+ * crossing the page end. The block knows the bytes of its own page
+ * only: those on the next may change, or map elsewhere, without the
+ * block knowing, so the instruction is fetched and decoded each time
+ * it runs, as exec_one() does. Being a block keeps it in chains, links
+ * and the jump cache (a loop through a page end otherwise stops the
+ * chain on every pass, and each pass looks for a block that is not
+ * there). It never chains on itself: its own sentinel is the local one.
+ */
+static void insn_cross_page(struct cpu *c, const struct insn *at)
+{
+	struct insn in[2];
+	decode_at_rip(c, &in[0]);
+	in[0].end = in[0].len;
+	in[1] = block_sentinel;
+	in[1].end = in[0].len;
+	c->next_rip = c->rip + in[0].len;
+	c->cur = &in[0];
+	in[0].fn(c, &in[0]);
+	c->cur = at;
 }
 
 static void retire(struct cpu *c, uint64_t n)
