@@ -555,6 +555,37 @@ static void test_shift_count_flags(void)
 }
 
 /*
+ * RETs of hosted blocks through the return stack: a function called
+ * from three places in a loop (more callers than a block has links)
+ * that every eighth time returns elsewhere than its CALL returns, to
+ * one of two places (it rewrote the address on the stack): the stack
+ * and the links predict, the guest decides.
+ */
+GUEST_CODE(g_ret_stack, C64,
+	"mov $0x8000, %rsp\n mov $300, %ebx\n"
+	"xor %r12d, %r12d\n xor %r13d, %r13d\n xor %r14d, %r14d\n xor %r15d, %r15d\n"
+	"1: call 3f\n add $1, %r12d\n call 3f\n add $2, %r12d\n call 3f\n add $3, %r12d\n"
+	"2: dec %ebx\n jnz 1b\n jmp 5f\n"
+	"9: add $5, %r15d\n jmp 2b\n"
+	"3: inc %r14d\n test $7, %r14b\n jnz 4f\n"
+	"lea 2b(%rip), %rax\n test $8, %r14b\n jz 8f\n lea 9b(%rip), %rax\n"
+	"8: mov %rax, (%rsp)\n jmp 4f\n"
+	"4: add $10, %r13d\n ret\n"
+	"5:\n");
+
+static void test_ret_stack(void)
+{
+	struct tcpu h, j;
+	run_both_ways(&h, &j, g_ret_stack, g_ret_stack_end);
+	/* Every eighth call returns to 2 or 9, and the pass's calls after it are skipped. */
+	CHECK_EQ(j.c.gpr[R_R13], 10 * j.c.gpr[R_R14]);
+	CHECK(j.c.gpr[R_R14] > 300 * 2 && j.c.gpr[R_R14] < 300 * 3);
+	CHECK(j.c.gpr[R_R15] > 0);
+	CHECK_EQ(j.c.gpr[R_SP], 0x8000);
+	same_and_free(&h, &j);
+}
+
+/*
  * An instruction that crosses a page end starts a block of its own,
  * fetched and decoded each time it runs: a write to its bytes on the
  * second page (which its block does not know) takes effect at once.
@@ -633,5 +664,6 @@ int main(void)
 	RUN(test_shift_count_flags);
 	RUN(test_code_page_to_data);
 	RUN(test_cross_page_block);
+	RUN(test_ret_stack);
 	TEST_EXIT();
 }

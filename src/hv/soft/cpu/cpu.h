@@ -317,6 +317,12 @@ struct cpu {
 	struct block *block;            /* the block running (exec.c) */
 	uint64_t chain_tag;             /* the run tag links are followed under */
 	int chain_left;                 /* blocks that may still run before the checks */
+	/*
+	 * Hosted CALLs' return addresses, each with its CALL's block, whose
+	 * second link is kept for the RET that comes back there (jit.c).
+	 */
+	struct { uint64_t lin; const void *block; } ret_stack[16];
+	uint32_t ret_top;
 	int stop;               /* end the block after this instruction */
 	int intr_shadow;        /* STI / MOV SS blocking for one instruction */
 	int nmi_blocked;        /* from NMI delivery until IRET */

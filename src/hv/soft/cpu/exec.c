@@ -67,8 +67,6 @@ struct block {
 	uint16_t nbytes;
 } __attribute__((aligned(64)));
 _Static_assert(offsetof(struct block, first) == 64, "what following a block needs fills one cache line");
-/* An empty link slot: not canonical, so no branch that reaches a link goes there (address 0 may). */
-#define LINK_NONE (1ull << 63)
 
 /* A jump-cache entry: the block last run at a linear address. */
 struct jump_entry {

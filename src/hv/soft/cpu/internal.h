@@ -694,6 +694,8 @@ struct jit_chain {
 };
 #define JIT_CALL 17
 #define JIT_RET 18
+/* An empty link slot: not canonical, so no branch that reaches a link goes there (address 0 may). */
+#define LINK_NONE (1ull << 63)
 #define JIT_CHAIN_ENTRY 10
 jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const uint8_t *bytes,
 			int flags_in, int flags_out, struct jit_loop loop, const struct jit_chain *chain);

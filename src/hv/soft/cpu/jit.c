@@ -53,6 +53,9 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 /* Where the struct cpu goes, best first: a free caller-saved register needs no saving. */
 static const uint8_t cpu_reg_order[] = { RDI, RSI, RDX, RCX, RAX, 8, 9, 10, 11, RBX, RBP, 12, 13, 14, 15 };
 
+/* Where a RET's follow enters: past the XOR that tells the others' apart (R10 = 0). */
+#define FOLLOW_RET_ENTRY 3
+
 struct emit {
 	uint8_t *p, *end;
 	const uint8_t *follow;  /* the hosted blocks' shared follow */
@@ -666,6 +669,36 @@ static int emit_jump_cache(struct emit *e, const struct jit_chain *ch, uint8_t *
 }
 
 /*
+ * After the jump cache gave X for T: links that the tag left behind
+ * become the one link T -> X (as the C side's follow_link() would make
+ * them), so the next pass takes the link, not the cache, whose entries
+ * are spread over many more cache lines.
+ */
+static void emit_relink(struct emit *e, const struct jit_chain *ch)
+{
+	enum { CPU = RDI, T = RSI, B = RDX, X = RAX, Y = 8, R = 10 };
+	op_mem(e, 1, 0x8b, Y, CPU, CPU_AT(chain_tag));
+	op_mem(e, 1, 0x3b, Y, B, ch->link_tag);
+	uint8_t *fresh = jump_later(e, 0x84);                           /* JE: links of this tag */
+	op_mem(e, 1, 0x89, Y, B, ch->link_tag);
+	op_mem(e, 1, 0x89, T, B, ch->link_lin);
+	op_mem(e, 1, 0x89, X, B, ch->link);
+	mov_imm64(e, Y, LINK_NONE);
+	op_mem(e, 1, 0x89, Y, B, ch->link_lin + 8);
+	land(e, fresh, e->p);
+	/* A RET whose CALL's block is in R10: its second link, if of this tag, is T -> X. */
+	rex_op_reg(e, 1, 0x85, R, R);                                   /* TEST R10, R10 */
+	uint8_t *no_call = jump_later(e, 0x84);
+	op_mem(e, 1, 0x8b, Y, R, ch->link_tag);
+	op_mem(e, 1, 0x3b, Y, CPU, CPU_AT(chain_tag));
+	uint8_t *stale = jump_later(e, 0x85);
+	op_mem(e, 1, 0x89, T, R, ch->link_lin + 8);
+	op_mem(e, 1, 0x89, X, R, ch->link + 8);
+	land(e, no_call, e->p);
+	land(e, stale, e->p);
+}
+
+/*
  * The follow that every hosted block's branch jumps to, once per code
  * buffer: RDI is the struct cpu, RSI where the branch goes, RDX the
  * block and RCX its instruction count (every other host register is
@@ -679,9 +712,10 @@ static int emit_jump_cache(struct emit *e, const struct jit_chain *ch, uint8_t *
  */
 static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, const uint8_t *rx)
 {
-	enum { CPU = RDI, T = RSI, B = RDX, N = RCX, X = RAX, Y = 8, Z = 9 };
+	enum { CPU = RDI, T = RSI, B = RDX, N = RCX, X = RAX, Y = 8, Z = 9, R = 10 };
 	uint8_t *out[10];
 	int nout = 0;
+	rex_op_reg(e, 0, 0x31, R, R);                                   /* XOR R10D, R10D (at RET_ENTRY: set) */
 	op_mem(e, 1, 0x89, T, CPU, CPU_AT(next_rip));
 	op_mem(e, 0, 0x83, 7, CPU, CPU_AT(chain_left));                /* CMP DWORD [chain_left], 0 */
 	b1(e, 0);
@@ -702,8 +736,23 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, cons
 	uint8_t *have2 = jump_later(e, 0);
 	land(e, third, e->p);
 	land(e, stale, e->p);
+	/* A RET to where the CALL of R10's block returns: that block's second link. */
+	rex_op_reg(e, 1, 0x85, R, R);                                   /* TEST R10, R10 */
+	uint8_t *no_call = jump_later(e, 0x84);
+	op_mem(e, 1, 0x8b, X, R, ch->link_tag);
+	op_mem(e, 1, 0x3b, X, CPU, CPU_AT(chain_tag));
+	uint8_t *call_stale = jump_later(e, 0x85);
+	op_mem(e, 1, 0x3b, T, R, ch->link_lin + 8);
+	uint8_t *call_other = jump_later(e, 0x85);
+	op_mem(e, 1, 0x8b, X, R, ch->link + 8);
+	uint8_t *have3 = jump_later(e, 0);
+	land(e, no_call, e->p);
+	land(e, call_stale, e->p);
+	land(e, call_other, e->p);
 	nout += emit_jump_cache(e, ch, out + nout);
+	emit_relink(e, ch);
 	land(e, have, e->p);
+	land(e, have3, e->p);
 	land(e, have2, e->p);
 	op_mem(e, 1, 0x8b, Y, X, ch->gen);                              /* Y = its page's generation */
 	op_mem(e, 0, 0x8b, Y, Y, 0);
@@ -739,6 +788,45 @@ static void emit_follow_routine(struct emit *e, const struct jit_chain *ch, cons
 	emit_leave(e, CALLEE_SAVED);
 }
 
+/*
+ * A RET pops the return stack (struct cpu): when the entry is for T, the
+ * follow gets its CALL's block in R10.
+ */
+static void emit_ret_pop(struct emit *e)
+{
+	enum { CPU = RDI, T = RSI, A = RAX, Y = 8, R = 10 };
+	op_mem(e, 0, 0x8b, A, CPU, CPU_AT(ret_top));
+	rex_op_reg(e, 0, 0x83, 5, A);                                   /* SUB EAX, 1 */
+	b1(e, 1);
+	rex_op_reg(e, 0, 0x83, 4, A);                                   /* AND EAX, 15 */
+	b1(e, 15);
+	op_mem(e, 0, 0x89, A, CPU, CPU_AT(ret_top));
+	rex_op_reg(e, 1, 0xc1, 4, A);                                   /* SHL RAX, 4 */
+	b1(e, 4);
+	emit_lea(e, Y, CPU, A, 0, CPU_AT(ret_stack));
+	rex_op_reg(e, 0, 0x31, R, R);                                   /* XOR R10D, R10D */
+	op_mem(e, 1, 0x3b, T, Y, 0);                                    /* for T? */
+	uint8_t *other = jump_later(e, 0x85);
+	op_mem(e, 1, 0x8b, R, Y, 8);
+	land(e, other, e->p);
+}
+
+/* A hosted CALL pushes its return address (in ret) and its block on the return stack, through s and u. */
+static void emit_ret_push(struct emit *e, int p, int ret, int s, int u, const struct jit_chain *ch)
+{
+	op_mem(e, 0, 0x8b, u, p, CPU_AT(ret_top));
+	emit_lea(e, s, u, -1, 0, 1);
+	rex_op_reg(e, 0, 0x83, 4, s);                                   /* AND S32, 15 */
+	b1(e, 15);
+	op_mem(e, 0, 0x89, s, p, CPU_AT(ret_top));
+	rex_op_reg(e, 1, 0xc1, 4, u);                                   /* SHL U, 4 */
+	b1(e, 4);
+	emit_lea(e, u, p, u, 0, CPU_AT(ret_stack));
+	op_mem(e, 1, 0x89, ret, u, 0);
+	mov_imm64(e, s, (uint64_t)(uintptr_t)ch->block);
+	op_mem(e, 1, 0x89, s, u, 8);
+}
+
 /* The branch of a hosted block to T: on to the shared follow, with the struct cpu in RDI. */
 static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch)
 {
@@ -749,7 +837,12 @@ static void emit_follow(struct emit *e, int p, int t, const struct jit_chain *ch
 	mov_imm64(e, RDX, (uint64_t)(uintptr_t)ch->block);
 	b1(e, 0xb9);                                                    /* MOV ECX, its instructions */
 	b4(e, ch->n);
-	jump_to(e, e->follow);
+	if (ch->cc == JIT_RET) {
+		emit_ret_pop(e);
+		jump_to(e, e->follow + FOLLOW_RET_ENTRY);
+	} else {
+		jump_to(e, e->follow);
+	}
 }
 
 /* To the block's start + off; a target that is not canonical goes to the branch's handler, which faults. */
@@ -800,6 +893,8 @@ static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, con
 	op_mem(e, 1, 0x8b, m.s, p, rsp);
 	emit_lea(e, m.s, m.s, -1, 0, ch->cc == JIT_CALL ? -8 : 8 + ch->pop);
 	op_mem(e, 1, 0x89, m.s, p, rsp);
+	if (ch->cc == JIT_CALL)
+		emit_ret_push(e, p, m.t, m.s, m.u, ch);
 	emit_follow(e, p, x, ch);
 	land(e, miss, e->p);
 	land(e, bad, e->p);
