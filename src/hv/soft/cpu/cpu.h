@@ -360,7 +360,7 @@ struct cpu {
 	struct tlb_entry tlb[2][TLB_SIZE];
 	struct tlb_entry *jit_tlb;      /* tlb[cpl == 3], for host code (jit.c) */
 	const void *jit_jc;             /* the jump cache of this privilege level, for host code */
-	uint64_t jit_flags;             /* host code's copy of the arithmetic flags (a host RFLAGS) */
+	uint64_t jit_flags;             /* host code's copy of the arithmetic flags (jit_flags_pack()) */
 	uint64_t tlb_gen;               /* 1-4095: a flush moves it instead of clearing */
 	int tlb_large;                  /* TLB_LARGE | TLB_HUGE: some entry came from a large page */
 	uint16_t tlb_globals[2 * TLB_SIZE];     /* entries that held a global page */

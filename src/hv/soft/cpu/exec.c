@@ -415,20 +415,20 @@ static ALWAYS_INLINE void jit_enter(struct cpu *c, const struct insn *in, int ho
 	jit_code *code = (jit_code *)(uintptr_t)(c->bc->jit.rx + in->code);
 	const struct jit_head *h = jit_head_of(c, in);
 	/*
-	 * Host code keeps the guest's arithmetic flags in c->jit_flags, as
-	 * its PUSHFQ leaves them, and loads them from there (exact there
-	 * between hosted blocks); what it left goes back into c->flags.
+	 * Host code keeps the guest's arithmetic flags in c->jit_flags, and
+	 * loads them from there (exact there between hosted blocks); what
+	 * it left goes back into c->flags.
 	 */
 	c->jit_flags = JIT_FLAGS_NONE;
 	if (hosted || h->flags_in) {
 		flags_eager(c);
-		c->jit_flags = (c->flags & F_ARITH) | 2;
+		c->jit_flags = jit_flags_pack(c->flags);
 	}
 	c->jit_tlb = c->tlb[c->cpl == 3];
 	c->jit_jc = c->bc->jc[c->cpl == 3];
 	int done = code(c);
-	if (c->jit_flags != JIT_FLAGS_NONE) {
-		c->flags = (c->flags & ~(uint64_t)F_ARITH) | (c->jit_flags & F_ARITH);
+	if ((c->jit_flags & 0xff) != JIT_FLAGS_NONE) {
+		c->flags = (c->flags & ~(uint64_t)F_ARITH) | jit_flags_unpack(c->jit_flags);
 		c->lf_op = 0;
 	}
 	if (done > 0) {

@@ -633,8 +633,19 @@ typedef int jit_code(struct cpu *c);    /* returns how many instructions it did,
 #define JIT_BRANCHED (-1)
 /* A memory access missed the TLB: c->cur's own handler must do it. */
 #define JIT_MISS (-2)
-/* c->jit_flags when host code has not put the flags there: no PUSHFQ sets bit 63 */
-#define JIT_FLAGS_NONE (1ull << 63)
+/*
+ * c->jit_flags holds the flags as host code keeps them (jit.c: AX after
+ * LAHF and SETO AL); its low byte is 0 or 1 once the code put them there.
+ */
+#define JIT_FLAGS_NONE 0xffu
+static inline uint64_t jit_flags_pack(uint64_t flags)
+{
+	return ((flags & (F_SF | F_ZF | F_AF | F_PF | F_CF)) | 2) << 8 | !!(flags & F_OF);
+}
+static inline uint64_t jit_flags_unpack(uint64_t v)
+{
+	return ((v >> 8) & (F_SF | F_ZF | F_AF | F_PF | F_CF)) | (v & 1 ? F_OF : 0);
+}
 /* Before each run's code: what running it needs besides the code. */
 struct jit_head {
 	insn_fn *fn;            /* the first instruction's own handler */

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -50,8 +51,11 @@
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 /* The System V ABI's callee-saved registers: the code saves those it changes. */
 #define CALLEE_SAVED (1u << RBX | 1u << RBP | 0xf000u)
-/* Where the struct cpu goes, best first: a free caller-saved register needs no saving. */
-static const uint8_t cpu_reg_order[] = { RDI, RSI, RDX, RCX, RAX, 8, 9, 10, 11, RBX, RBP, 12, 13, 14, 15 };
+/*
+ * Where the struct cpu goes, best first: a free caller-saved register
+ * needs no saving. Not RAX: the flags go in and out through it.
+ */
+static const uint8_t cpu_reg_order[] = { RDI, RSI, RDX, RCX, 8, 9, 10, 11, RBX, RBP, 12, 13, 14, 15 };
 
 /* Where a RET's follow enters: past the XOR that tells the others' apart (R10 = 0). */
 #define FOLLOW_RET_ENTRY 3
@@ -332,9 +336,18 @@ static int emit_renamed(struct emit *e, const struct jit_insn *ji, const uint8_t
 	return 0;
 }
 
+/* LAHF and SAHF in 64-bit mode, which the flags go through (CPUID 80000001h: ECX bit 0). */
+static int host_has_lahf(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & 1);
+}
+
 int jit_init(struct jit *j, size_t size)
 {
 	memset(j, 0, sizeof(*j));
+	if (!host_has_lahf())
+		return -1;
 	if (take_spare(j, size))
 		return 0;
 	int fd = memfd_create("runvm-code", MFD_CLOEXEC);
@@ -379,11 +392,29 @@ void jit_free(struct jit *j)
 	memset(j, 0, sizeof(*j));
 }
 
-/* RFLAGS = the guest's arithmetic flags (the rest of the host's stays as the ABI has it). */
-static void emit_flags_in(struct emit *e, int p)
+/*
+ * The guest's arithmetic flags live in c->jit_flags as AX holds them
+ * after LAHF and SETO AL: SF, ZF, AF, PF and CF in the high byte, OF
+ * (0 or 1) in the low one. LAHF, SETO, SAHF and an ADD to AL take a few
+ * cycles where PUSHF and POPF take tens. They go through RAX: when it
+ * holds a value (live), the value waits in its slot of struct cpu.
+ */
+static void emit_rax_out(struct emit *e, int p, int live, int back)
 {
-	op_mem(e, 0, 0xff, 6, p, CPU_AT(jit_flags));                    /* PUSH [jit_flags] */
-	b1(e, 0x9d);                                                    /* POPFQ */
+	if (live)
+		op_mem(e, 1, back ? 0x8b : 0x89, RAX, p, CPU_AT(gpr[RAX]));
+}
+
+/* RFLAGS = the guest's arithmetic flags (the rest of the host's stays as the ABI has it). */
+static void emit_flags_in(struct emit *e, int p, int live)
+{
+	emit_rax_out(e, p, live, 0);
+	b1(e, 0x66);
+	op_mem(e, 0, 0x8b, RAX, p, CPU_AT(jit_flags));                  /* MOV AX, [jit_flags] */
+	b1(e, 0x04);                                                    /* ADD AL, 0x7f: OF = (AL == 1) */
+	b1(e, 0x7f);
+	b1(e, 0x9e);                                                    /* SAHF: the others */
+	emit_rax_out(e, p, live, 1);
 }
 
 
@@ -433,10 +464,16 @@ static void emit_target(struct emit *e, int p, int t, int32_t off)
 }
 
 /* The guest's arithmetic flags = RFLAGS's, exact in c->jit_flags; RFLAGS keeps them. */
-static void emit_flags_store(struct emit *e, int p)
+static void emit_flags_store(struct emit *e, int p, int live)
 {
-	b1(e, 0x9c);                                                    /* PUSHFQ */
-	op_mem(e, 0, 0x8f, 0, p, CPU_AT(jit_flags));                    /* POP [jit_flags] */
+	emit_rax_out(e, p, live, 0);
+	b1(e, 0x9f);                                                    /* LAHF */
+	b1(e, 0x0f);                                                    /* SETO AL */
+	b1(e, 0x90);
+	b1(e, 0xc0);
+	b1(e, 0x66);
+	op_mem(e, 0, 0x89, RAX, p, CPU_AT(jit_flags));                  /* MOV [jit_flags], AX */
+	emit_rax_out(e, p, live, 1);
 }
 
 /* S = the linear address of in's memory operand. */
@@ -577,7 +614,7 @@ static void emit_loop_back(struct emit *e, unsigned used, int p, int n, int dirt
 			   const uint8_t *top, const struct insn *at, const uint8_t *leave)
 {
 	if (dirty)
-		emit_flags_store(e, p);
+		emit_flags_store(e, p, !!(used & 1u << RAX));
 	int32_t chain_left = (int32_t)offsetof(struct cpu, chain_left);
 	int32_t budget = (int32_t)offsetof(struct cpu, budget);
 	op_mem(e, 0, 0x83, 7, p, chain_left);                           /* CMP DWORD [chain_left], 0 */
@@ -908,9 +945,9 @@ static void emit_call_ret(struct emit *e, int p, const struct jit_chain *ch, con
 static void emit_block_branch(struct emit *e, unsigned used, int p, int dirty,
 			      const struct jit_chain *ch, const uint8_t *leave)
 {
-	if (dirty)
-		emit_flags_store(e, p);
 	store_regs(e, used, p);                                         /* (MOV keeps RFLAGS) */
+	if (dirty)
+		emit_flags_store(e, p, 0);      /* (so do LAHF and SETO) */
 	if (ch->cc < JIT_JMP) {
 		uint8_t *taken = jump_later(e, (uint8_t)(0x80 | ch->cc));
 		emit_chain_exit(e, p, ch, ch->end, 0, leave);
@@ -966,7 +1003,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 		if (!ji[i].mem)
 			continue;
 		unsigned taken = regs_used(&ji[i]) | 1u << p;
-		mr[m].s = (int8_t)pick_scratch(used, taken, 1);
+		mr[m].s = (int8_t)pick_scratch(used, taken | 1u << RAX, 1);     /* RAX carries the flags */
 		mr[m].t = (int8_t)pick_scratch(used, taken | 1u << mr[m].s, 0);
 		mr[m].u = (int8_t)pick_scratch(used, taken | 1u << mr[m].s | 1u << mr[m].t, 0);
 		if (mr[m].s < 0 || mr[m].t < 0 || mr[m].u < 0)
@@ -1009,7 +1046,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			op_mem(&e, 1, 0x8b, r, p, gpr_at(r));           /* MOV r, [gpr r] */
 	uint8_t *top_flags = e.p;
 	if (flags_in)
-		emit_flags_in(&e, p);
+		emit_flags_in(&e, p, !!(used & 1u << RAX));
 	uint8_t *top = e.p;
 	/* dirty: the guest's flags are in RFLAGS only, not in struct cpu. */
 	int dirty = 0;
@@ -1029,19 +1066,21 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 			for (int k = 0; k < 3; k++)
 				if (used & (1u << sp[k]))
 					op_mem(&e, 1, 0x89, sp[k], p, gpr_at(sp[k]));  /* spill */
+			/* RAX holds the guest's unless it is T or U, spilled already (S is never RAX). */
+			int rax_live = (used & 1u << RAX) && r.t != RAX && r.u != RAX;
 			if (dirty)
-				emit_flags_store(&e, p);        /* a miss must leave them exact */
+				emit_flags_store(&e, p, rax_live);      /* a miss must leave them exact */
 			dirty = 0;
 			if (ji[i].stack)
 				emit_stack_address(&e, ji[i].stack, p, r.s);
 			else
 				emit_address(&e, in, p, r.s);
 			emit_translate(&e, &ji[i], p, r, &miss[m]);
+			if (ji[i].flags_live)
+				emit_flags_in(&e, p, rax_live);
 			for (int k = 1; k < 3; k++)
 				if (used & (1u << sp[k]))
 					op_mem(&e, 1, 0x8b, sp[k], p, gpr_at(sp[k]));
-			if (ji[i].flags_live)
-				emit_flags_in(&e, p);
 			if (ji[i].stack)
 				emit_stack_access(&e, in, ji[i].stack, p, r.s);
 			else
@@ -1057,9 +1096,9 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	if (loop.cc < 0 && chain) {
 		emit_block_branch(&e, used, p, dirty, chain, leave);
 	} else if (loop.cc < 0) {
-		if (flags_out && dirty)
-			emit_flags_store(&e, p);
 		store_regs(&e, used, p);
+		if (flags_out && dirty)
+			emit_flags_store(&e, p, 0);
 		b1(&e, 0xb8);                                           /* MOV EAX, n */
 		b4(&e, (uint32_t)n);
 		emit_leave(&e, saved);
@@ -1068,7 +1107,7 @@ jit_code *jit_translate(struct jit *j, const struct jit_insn *ji, int n, const u
 	} else {
 		back = jump_later(&e, (uint8_t)(0x80 | loop.cc));      /* the guest's Jcc */
 		if (dirty)
-			emit_flags_store(&e, p);
+			emit_flags_store(&e, p, !!(used & 1u << RAX));
 		if (chain) {
 			store_regs(&e, used, p);
 			emit_chain_exit(&e, p, chain, chain->end, 0, leave);
